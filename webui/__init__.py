@@ -1,0 +1,1 @@
+"""The Flask web application: agents, supervisors, admins and end users."""
