@@ -65,9 +65,20 @@ class Settings:
             raise SettingsError(
                 f"esl_url must look like esl://:password@host:port, got {self.esl_url!r}"
             )
+        try:
+            port = parts.port
+        except ValueError:
+            raise SettingsError(
+                f"esl_url has no valid port (1-65535): {self.esl_url!r}"
+            ) from None
         self.esl_host = parts.hostname
-        self.esl_port = parts.port or 8021
+        self.esl_port = port or 8021
         self.esl_password = parts.password or "ClueCon"
+        for name in ("http_port", "smtp_port", "esl_port"):
+            if not 0 < getattr(self, name) < 65536:
+                raise SettingsError(
+                    f"{name} must be a TCP port (1-65535), got {getattr(self, name)}"
+                )
         return self
 
     def replace(self, **changes: Any) -> Settings:
@@ -98,8 +109,11 @@ def load(
 
     path = path or env.get("SCHAKEL_CONFIG")
     if path:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"cannot read settings file {path}: {exc}") from exc
         for key, value in data.items():
             if key not in kinds:
                 raise SettingsError(f"unknown setting {key!r} in {path}")
