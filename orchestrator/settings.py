@@ -40,6 +40,15 @@ class Settings:
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     secret_key: str = "change-me"
+    # The address people use to reach the web app (behind the TLS proxy), e.g.
+    # https://telefonie.example.nl; sign-in redirects are built from it. Empty:
+    # http://http_host:http_port.
+    public_url: str = ""
+    # Sign-in with Microsoft Entra ID (OpenID Connect); off while any is empty.
+    entra_tenant_id: str = ""
+    entra_client_id: str = ""
+    entra_client_secret: str = ""
+    entra_authority_host: str = "https://login.microsoftonline.com"
     # The SIP domain users register in, and the switch's external profile.
     sip_domain: str = "pbx.local"
     gateway: str = "trunk"
