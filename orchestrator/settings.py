@@ -63,6 +63,16 @@ class Settings:
     sounds_dir: str = "/var/lib/schakel/sounds"
     voicemail_dir: str = "/var/lib/schakel/voicemail"
     templates_root: str = str(ROOT)
+    # The xml_curl endpoint: the switch calls it without credentials unless
+    # these are set (HTTP basic auth in xml_curl.conf's gateway-credentials).
+    xml_curl_user: str = ""
+    xml_curl_password: str = ""
+    # Addresses or networks (comma-separated) that may call it; empty: any.
+    xml_curl_allow: str = ""
+    # Carriers that deliver only the last N digits of a DID; 0: whole numbers.
+    trunk_did_digits: int = 0
+    # How long the switch keeps a directory entry (ms); publishing flushes it.
+    directory_cache_ms: int = 300000
     # Derived (see derive()); not read from files or the environment.
     esl_host: str = field(default="127.0.0.1", init=False)
     esl_port: int = field(default=8021, init=False)
