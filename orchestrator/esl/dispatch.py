@@ -1,0 +1,178 @@
+"""Delivery of events to handlers: in order per channel, never blocking others.
+
+Each channel (Unique-ID) has its own lane: a queue drained by a greenlet of
+its own, started when the first event arrives and gone when the queue is
+empty. Events of one channel reach handlers in the order the switch sent
+them; a slow handler delays only its channel, and a handler that raises is
+logged with the channel's UUID and the next event is delivered as usual.
+Events without a Unique-ID (BACKGROUND_JOB, API, HEARTBEAT, most CUSTOM
+events) share one lane of their own.
+
+Two kinds of handler:
+
+- subscribers, by event name (the subclass for CUSTOM events) or ``"*"``,
+  see every matching event of every channel;
+- the owner of a channel (`attach`): the call controller, which gets every
+  event of that Unique-ID until CHANNEL_DESTROY.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable
+
+import gevent
+import gevent.event
+
+from orchestrator.esl.events import Event
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Event], None]
+
+ALL = "*"
+# Lane of the events that belong to no channel.
+NO_CHANNEL = ""
+
+
+class Subscription:
+    """Returned by `Dispatcher.subscribe`; call `cancel` to stop receiving."""
+
+    __slots__ = ("_dispatcher", "handler", "keys")
+
+    def __init__(
+        self, dispatcher: Dispatcher, handler: Handler, keys: tuple[str, ...]
+    ) -> None:
+        self._dispatcher = dispatcher
+        self.handler = handler
+        self.keys = keys
+
+    def cancel(self) -> None:
+        self._dispatcher.unsubscribe(self)
+
+
+class Dispatcher:
+    """Routes each event to its channel's lane and runs the handlers there."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[str, list[Handler]] = {}
+        self._owners: dict[str, list[Handler]] = {}
+        self._lanes: dict[str, deque[Event]] = {}
+        self._open = gevent.event.Event()
+        self._open.set()
+        self._idle = gevent.event.Event()
+        self._idle.set()
+
+    # -- handlers ---------------------------------------------------------
+
+    def subscribe(self, handler: Handler, keys: Iterable[str] = (ALL,)) -> Subscription:
+        """Deliver events whose name (or CUSTOM subclass) is in ``keys``."""
+        keys = tuple(keys)
+        for key in keys:
+            self._by_key.setdefault(key, []).append(handler)
+        return Subscription(self, handler, keys)
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        for key in subscription.keys:
+            handlers = self._by_key.get(key, [])
+            if subscription.handler in handlers:
+                handlers.remove(subscription.handler)
+            if not handlers:
+                self._by_key.pop(key, None)
+
+    def attach(self, uuid: str, handler: Handler) -> None:
+        """Make ``handler`` an owner of channel ``uuid`` (until CHANNEL_DESTROY)."""
+        owners = self._owners.setdefault(uuid, [])
+        if handler not in owners:
+            owners.append(handler)
+
+    def detach(self, uuid: str, handler: Handler | None = None) -> None:
+        """Remove one owner of a channel, or all of them."""
+        owners = self._owners.get(uuid)
+        if owners is None:
+            return
+        if handler is not None and handler in owners:
+            owners.remove(handler)
+        if handler is None or not owners:
+            del self._owners[uuid]
+
+    def owners(self, uuid: str) -> list[Handler]:
+        return list(self._owners.get(uuid, ()))
+
+    @property
+    def keys(self) -> set[str]:
+        """Event names and subclasses somebody subscribed to."""
+        return set(self._by_key)
+
+    # -- delivery ---------------------------------------------------------
+
+    def dispatch(self, event: Event) -> None:
+        """Queue an event on its channel's lane; never blocks."""
+        headers = event.headers
+        uuid = headers.get("Unique-ID") or NO_CHANNEL
+        if type(uuid) is not str:
+            uuid = uuid[-1]
+        lane = self._lanes.get(uuid)
+        if lane is not None:
+            lane.append(event)
+            return
+        lane = self._lanes[uuid] = deque((event,))
+        self._idle.clear()
+        gevent.spawn(self._drain, uuid, lane)
+
+    def pause(self) -> None:
+        """Hold deliveries (events keep queueing) until `resume`."""
+        self._open.clear()
+
+    def resume(self) -> None:
+        self._open.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._open.is_set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until every queued event was delivered; False on timeout."""
+        return self._idle.wait(timeout)
+
+    def _drain(self, uuid: str, lane: deque[Event]) -> None:
+        try:
+            while lane:
+                if not self._open.is_set():
+                    self._open.wait()
+                self._deliver(uuid, lane.popleft())
+        finally:
+            # Nothing yields between the emptiness check and this removal.
+            if self._lanes.get(uuid) is lane:
+                del self._lanes[uuid]
+            if not self._lanes:
+                self._idle.set()
+
+    def _deliver(self, uuid: str, event: Event) -> None:
+        key = event.key
+        for handler in self._handlers(uuid, key):
+            try:
+                handler(event)
+            except Exception:
+                logger.exception(
+                    "handler %s failed on %s of channel %s; going on",
+                    _name(handler),
+                    key,
+                    uuid or "-",
+                )
+        if key == "CHANNEL_DESTROY":
+            self._owners.pop(uuid, None)
+
+    def _handlers(self, uuid: str, key: str) -> list[Handler]:
+        by_key = self._by_key
+        handlers = list(by_key.get(key, ()))
+        if ALL in by_key:
+            handlers.extend(by_key[ALL])
+        if uuid and uuid in self._owners:
+            handlers.extend(self._owners[uuid])
+        return handlers
+
+
+def _name(handler: Handler) -> str:
+    return getattr(handler, "__qualname__", None) or repr(handler)
