@@ -391,6 +391,18 @@ def test_xml_curl_asks_the_orchestrator(
     }
 
 
+def test_switch_presents_the_credentials_the_endpoint_wants(
+    compose: dict[str, Any], switch_config: etree._Element
+) -> None:
+    xml_curl = params(configuration(switch_config, "xml_curl.conf"))
+    loaded = schakel_settings(services(compose)["orchestrator"])
+
+    assert loaded.xml_curl_user and loaded.xml_curl_password
+    assert xml_curl["gateway-credentials"] == (
+        f"{loaded.xml_curl_user}:{loaded.xml_curl_password}"
+    )
+
+
 def test_modules_load_in_an_order_that_works(switch_config: etree._Element) -> None:
     modules = [
         load_.get("module")
