@@ -1,0 +1,120 @@
+"""FreeSWITCH dial strings for ringing users, groups and mobiles.
+
+A dial string is what ``bridge`` takes: ``{vars}`` for every leg,
+``[vars]`` for one leg, ``,`` between legs that ring together and ``|``
+between groups tried one after the other. Values are kept to plain tokens
+(numbers, seconds, header values without commas); names and other free text
+are set on the calling channel instead, where the legs inherit them.
+
+"One number" rings a user's mobile through the trunk with their phones:
+together, or after a delay (``leg_delay_start``). Every leg gets the same
+``leg_timeout``: FreeSWITCH counts it from the start of the bridge, so a
+delayed mobile rings for what is left.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from orchestrator.domain.hunt import HuntStep
+
+_UNSAFE = re.compile(r"[,\[\]{}|]")
+
+
+class DialStringError(ValueError):
+    """A value that would break the dial string it goes into."""
+
+
+@dataclass(frozen=True)
+class Leg:
+    endpoint: str
+    variables: Mapping[str, str | int] = field(default_factory=dict)
+
+    def render(self) -> str:
+        if not self.variables:
+            return self.endpoint
+        return f"[{_pairs(self.variables)}]{self.endpoint}"
+
+
+def _pairs(variables: Mapping[str, str | int]) -> str:
+    parts = []
+    for name, value in variables.items():
+        text = str(value)
+        if _UNSAFE.search(text) or _UNSAFE.search(name):
+            raise DialStringError(f"{name}={text!r} cannot go into a dial string")
+        parts.append(f"{name}={text}")
+    return ",".join(parts)
+
+
+def render(
+    groups: Sequence[Sequence[Leg]], variables: Mapping[str, str | int] | None = None
+) -> str:
+    """``{variables}`` then the groups, legs of a group rung together."""
+    body = "|".join(",".join(leg.render() for leg in group) for group in groups)
+    if variables:
+        return "{" + _pairs(variables) + "}" + body
+    return body
+
+
+def user_endpoint(sip_user: str, domain: str) -> str:
+    return f"user/{sip_user}@{domain}"
+
+
+def gateway_endpoint(gateway: str, number: str) -> str:
+    return f"sofia/gateway/{gateway}/{number}"
+
+
+def device_legs(
+    sip_users: Iterable[str], domain: str, seconds: int, **extra: str | int
+) -> list[Leg]:
+    return [
+        Leg(user_endpoint(sip_user, domain), {"leg_timeout": seconds, **extra})
+        for sip_user in sip_users
+    ]
+
+
+def user_legs(
+    sip_users: Sequence[str],
+    domain: str,
+    seconds: int,
+    *,
+    one_number: str = "off",
+    delay: int = 0,
+    mobile: str | None = None,
+    gateway: str = "trunk",
+) -> list[Leg]:
+    """The legs that ring one user: their devices and, by "one number",
+    their mobile through the trunk (together, or ``delay`` seconds later)."""
+    legs = device_legs(sip_users, domain, seconds)
+    if one_number == "off" or not mobile:
+        return legs
+    variables: dict[str, str | int] = {"leg_timeout": seconds}
+    if one_number == "after" and delay > 0:
+        variables["leg_delay_start"] = delay
+    legs.append(Leg(gateway_endpoint(gateway, mobile), variables))
+    return legs
+
+
+def hunt_dial_string(steps: Sequence[HuntStep], domain: str) -> str:
+    """One hunt group rotation: each step's members' devices ring together,
+    steps one after the other."""
+    groups = [
+        [
+            leg
+            for member in step.members
+            for leg in device_legs(member.sip_users, domain, step.seconds)
+        ]
+        for step in steps
+    ]
+    return render(groups)
+
+
+def check_one_number(one_number: str, delay: int, ring_seconds: int) -> None:
+    """Raise :class:`DialStringError` for a delay the mobile never reaches."""
+    if one_number == "after" and not 0 < delay < ring_seconds:
+        raise DialStringError(
+            f"the mobile rings {delay} seconds after the phones, so the delay "
+            f"must lie between 1 and {ring_seconds - 1} (the ring time)"
+        )

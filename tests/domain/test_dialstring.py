@@ -1,0 +1,61 @@
+import pytest
+
+from orchestrator.domain.dialstring import (
+    DialStringError,
+    Leg,
+    check_one_number,
+    hunt_dial_string,
+    render,
+    user_legs,
+)
+from orchestrator.domain.hunt import HuntStep, MemberLeg
+
+
+def test_user_devices_only():
+    legs = user_legs(["2301", "2301-app"], "pbx.local", 20)
+    assert render([legs]) == (
+        "[leg_timeout=20]user/2301@pbx.local,[leg_timeout=20]user/2301-app@pbx.local"
+    )
+
+
+def test_one_number_together_and_after():
+    legs = user_legs(["2301"], "d", 20, one_number="together", mobile="+31612345678")
+    assert legs[-1] == Leg("sofia/gateway/trunk/+31612345678", {"leg_timeout": 20})
+    legs = user_legs(
+        ["2301"],
+        "d",
+        20,
+        one_number="after",
+        delay=8,
+        mobile="+31612345678",
+        gateway="kpn",
+    )
+    assert legs[-1].render() == (
+        "[leg_timeout=20,leg_delay_start=8]sofia/gateway/kpn/+31612345678"
+    )
+    assert len(user_legs(["2301"], "d", 20, one_number="after", mobile=None)) == 1
+
+
+def test_hunt_dial_string_failover():
+    a = MemberLeg(1, "2301", ("2301",))
+    b = MemberLeg(2, "2302", ("2302", "2302-app"))
+    text = hunt_dial_string([HuntStep((a,), 15), HuntStep((b,), 10)], "d")
+    assert text == (
+        "[leg_timeout=15]user/2301@d|[leg_timeout=10]user/2302@d,"
+        "[leg_timeout=10]user/2302-app@d"
+    )
+
+
+def test_global_variables_and_unsafe_values():
+    assert render([[Leg("user/1@d")]], {"ignore_early_media": "true"}) == (
+        "{ignore_early_media=true}user/1@d"
+    )
+    with pytest.raises(DialStringError, match="cannot go into a dial string"):
+        render([[Leg("user/1@d", {"x": "a,b"})]])
+
+
+def test_one_number_delay_must_be_inside_the_ring_time():
+    check_one_number("after", 5, 20)
+    check_one_number("together", 0, 20)
+    with pytest.raises(DialStringError, match="between 1 and 19"):
+        check_one_number("after", 20, 20)

@@ -1,0 +1,63 @@
+from pathlib import Path
+
+import pytest
+
+from orchestrator.domain.features import (
+    FEATURE_CODES,
+    FeatureAction,
+    UnknownFeature,
+    by_action,
+    dialled_codes,
+    parse,
+    readme_table,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    "dialled,action,arg",
+    [
+        ("*60", FeatureAction.HUNT_LOGIN, ""),
+        ("*602500", FeatureAction.HUNT_LOGIN, "2500"),
+        ("*612500", FeatureAction.HUNT_LOGOUT, "2500"),
+        ("*78", FeatureAction.DND_ON, ""),
+        ("*79", FeatureAction.DND_OFF, ""),
+        ("*210612345678", FeatureAction.FORWARD_ON, "0612345678"),
+        ("*212302", FeatureAction.FORWARD_ON, "2302"),
+        ("*20", FeatureAction.FORWARD_OFF, ""),
+        ("*8", FeatureAction.GROUP_PICKUP, ""),
+        ("**2302", FeatureAction.DIRECTED_PICKUP, "2302"),
+        ("*97", FeatureAction.VOICEMAIL, ""),
+        ("*310201234567", FeatureAction.CALL_AS_MAIN, "0201234567"),
+        ("*320201234567", FeatureAction.CALL_AS_MOBILE, "0201234567"),
+    ],
+)
+def test_parse(dialled, action, arg):
+    code, argument = parse(dialled)
+    assert (code.action, argument) == (action, arg)
+
+
+@pytest.mark.parametrize("dialled", ["*99", "2301", "*2", "*21", "*8x", ""])
+def test_not_a_code(dialled):
+    assert parse(dialled) is None
+
+
+def test_no_dialled_code_shadows_another():
+    for code in dialled_codes():
+        for other in dialled_codes():
+            if other is not code:
+                sample = code.code.split("<")[0].split("[")[0]
+                assert not other.match(sample) or other.action == code.action
+
+
+def test_by_action():
+    assert by_action("dnd_on").code == "*78"
+    with pytest.raises(UnknownFeature):
+        by_action("fly")
+
+
+def test_readme_lists_every_code():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme_table() in readme
+    assert len(FEATURE_CODES) == readme_table().count("\n") - 1
