@@ -111,10 +111,42 @@ class Organisation(ConfigBase):
     music_on_hold: Mapped[str] = mapped_column(
         String(200), default="local_stream://moh"
     )
+    # Internal extensions allowed, e.g. "2000-2999,7000-7099"; empty: any.
+    extension_ranges: Mapped[str] = mapped_column(String(200), default="")
 
     @validates("main_number")
     def _v_main(self, key: str, value: str | None) -> str | None:
         return _check_e164(key, value)
+
+    @validates("extension_ranges")
+    def _v_ranges(self, key: str, value: str | None) -> str:
+        parse_ranges(value or "", key)
+        return value or ""
+
+    def extension_allowed(self, extension: str) -> bool:
+        ranges = parse_ranges(self.extension_ranges or "")
+        if not ranges:
+            return True
+        return any(
+            len(low) == len(extension) and int(low) <= int(extension) <= int(high)
+            for low, high in ranges
+        )
+
+
+def parse_ranges(text: str, field: str = "extension_ranges") -> list[tuple[str, str]]:
+    """``"2000-2999,7000"`` as pairs of equally long digit strings."""
+    ranges = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        low, _, high = item.partition("-")
+        high = high or low
+        if not (SHORT.match(low) and SHORT.match(high)) or len(low) != len(high):
+            raise StoreError(field, f"{item!r} is not a range like 2000-2999")
+        if int(low) > int(high):
+            raise StoreError(field, f"{item!r} ends before it starts")
+        ranges.append((low, high))
+    return ranges
 
 
 class TrafficClass(ConfigBase):
