@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,31 @@ def test_missing_file_names_the_file(tmp_path: Path) -> None:
 def test_settings_error_is_a_value_error() -> None:
     # Callers that only know ValueError still catch a bad setting.
     assert issubclass(SettingsError, ValueError)
+
+
+def readme_settings_table() -> dict[str, tuple[str, str]]:
+    """README's settings table: setting -> (environment variable, default)."""
+    readme = Path(__file__).resolve().parent.parent / "README.md"
+    rows = {}
+    for line in readme.read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[1].startswith("`") and cells[0].startswith("`"):
+            rows[cells[0].strip("`")] = (cells[1].strip("`"), cells[2])
+    return rows
+
+
+def test_readme_lists_every_setting_with_its_variable_and_default() -> None:
+    table = readme_settings_table()
+    settable = [f for f in dataclasses.fields(Settings) if f.init]
+
+    assert sorted(table) == sorted(f.name for f in settable)
+    for f in settable:
+        variable, default = table[f.name]
+        probe = "esl://:p@probe:4242" if f.name == "esl_url" else "4242"
+        assert getattr(load(env={variable: probe}), f.name) in (probe, 4242), (
+            f"{variable} does not set {f.name}"
+        )
+        if f.name == "templates_root":
+            continue
+        shown = f"`{f.default}`" if f.default != "" else '`""`'
+        assert default == shown, f"README shows {default} for {f.name}"
