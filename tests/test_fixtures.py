@@ -38,25 +38,28 @@ def test_free_port_can_be_listened_on(free_port: int) -> None:
         sock.listen()
 
 
-def test_pg_url_is_an_empty_database_of_its_own(pg_url: str) -> None:
+def test_pg_url_is_a_test_database_of_its_own(pg_url: str, pg_admin_url: str) -> None:
+    # Other tests of this session may have made tables in it already: it is
+    # empty when the session starts, not before each test.
     with psycopg.connect(libpq(pg_url)) as conn:
         name = conn.execute("SELECT current_database()").fetchone()[0]
+
+    assert pg_url.startswith("postgresql+psycopg://")
+    assert name.startswith("schakel_test_")
+    assert name != pg_admin_url.rsplit("/", 1)[1]
+
+
+def test_fresh_pg_url_is_empty_and_apart_from_the_session_database(
+    pg_url: str, fresh_pg_url: str
+) -> None:
+    with psycopg.connect(libpq(fresh_pg_url)) as conn:
         tables = conn.execute(
             "SELECT count(*) FROM information_schema.tables"
             " WHERE table_schema = 'public'"
         ).fetchone()[0]
-
-    assert pg_url.startswith("postgresql+psycopg://")
-    assert name.startswith("schakel_test_")
-    assert tables == 0
-
-
-def test_fresh_pg_url_differs_from_the_session_database(
-    pg_url: str, fresh_pg_url: str
-) -> None:
-    with psycopg.connect(libpq(fresh_pg_url)) as conn:
         conn.execute("CREATE TABLE scratch (id integer)")
 
+    assert tables == 0
     assert fresh_pg_url != pg_url
     with psycopg.connect(libpq(pg_url)) as conn:
         found = conn.execute("SELECT to_regclass('public.scratch')").fetchone()[0]
@@ -138,7 +141,7 @@ def test_markers_follow_the_fixtures(request: pytest.FixtureRequest) -> None:
         for name, item in items.items()
     }
 
-    if "test_pg_url_is_an_empty_database_of_its_own" in marks:
-        assert "postgres" in marks["test_pg_url_is_an_empty_database_of_its_own"]
+    if "test_pg_url_is_a_test_database_of_its_own" in marks:
+        assert "postgres" in marks["test_pg_url_is_a_test_database_of_its_own"]
     if "test_page_renders_in_headless_chromium" in marks:
         assert "browser" in marks["test_page_renders_in_headless_chromium"]
