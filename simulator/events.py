@@ -179,12 +179,42 @@ class Event:
             parts.append(b'"_body":' + orjson.dumps(self.body))
         return (b"{" + b",".join(parts) + b"}").decode()
 
+    def to_xml(self) -> str:
+        """The ``text/event-xml`` body: headers as elements, values URL-encoded.
+
+        The element layout follows FreeSWITCH's XML writer (two spaces per
+        level); no capture of this format exists to check it against.
+        """
+        lines = ["<event>", "  <headers>"]
+        for name, value in self.headers:
+            for item in [value] if isinstance(value, str) else value:
+                lines.append(f"    <{name}>{_xml_text(url_encode(item))}</{name}>")
+        lines.append("  </headers>")
+        if self.body:
+            length = len(self.body.encode())
+            lines.append(f"  <Content-Length>{length}</Content-Length>")
+            lines.append(f"  <body>{_xml_text(self.body)}</body>")
+        lines.append("</event>")
+        return "\n".join(lines)
+
+    def serialise(self, fmt: str) -> str:
+        """The event body in ``plain``, ``json`` or ``xml`` format."""
+        if fmt == "json":
+            return self.to_json()
+        if fmt == "xml":
+            return self.to_xml()
+        return self.to_plain()
+
     def frame(self, fmt: str) -> bytes:
-        """The whole frame for a listener in ``plain`` or ``json`` format."""
-        text = self.to_json() if fmt == "json" else self.to_plain()
+        """The whole frame for a listener in ``plain``, ``json`` or ``xml``."""
+        text = self.serialise(fmt)
         payload = text.encode()
         head = f"Content-Length: {len(payload)}\nContent-Type: text/event-{fmt}\n\n"
         return head.encode() + payload
+
+
+def _xml_text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _plain_value(value: HeaderValue) -> str:
@@ -255,10 +285,17 @@ def stamp(
 JOB_SITE = CallSite("mod_event_socket.c", "api_exec", 1572)
 
 
-def background_job(job_uuid: str, command: str, args: str, output: str) -> Event:
-    """The BACKGROUND_JOB event of a ``bgapi`` (not yet stamped)."""
+def background_job(
+    job_uuid: str, command: str, args: str, output: str, owner_uuid: str = ""
+) -> Event:
+    """The BACKGROUND_JOB event of a ``bgapi`` (not yet stamped).
+
+    ``owner_uuid`` is the channel a ``myevents`` connection controls, if any.
+    """
     event = Event("BACKGROUND_JOB", origin=JOB_SITE, body=output)
     event.add("Job-UUID", job_uuid)
+    if owner_uuid:
+        event.add("Job-Owner-UUID", owner_uuid)
     event.add("Job-Command", command)
     if args:
         event.add("Job-Command-Arg", args)

@@ -1,0 +1,246 @@
+"""The client against the simulator's event socket server."""
+
+from __future__ import annotations
+
+import logging
+import uuid as uuidlib
+
+import gevent
+import gevent.event
+import pytest
+from eslstub import PASSWORD, wait_until
+from gevent.server import StreamServer
+
+from orchestrator.esl import (
+    Application,
+    AuthenticationFailed,
+    Backoff,
+    ChannelNotFound,
+    CommandFailed,
+    CommandTimeout,
+    EslClient,
+    EslGateway,
+    InvalidArgument,
+    LiveSnapshot,
+    NotConnected,
+)
+from orchestrator.esl.client import subscription_command
+from simulator.esl_server import EslServer
+
+
+def ready(client: EslClient) -> EslClient:
+    client.start()
+    assert client.wait_ready(5)
+    return client
+
+
+def test_connects_subscribes_and_resyncs(switch, server, client):
+    uuid = switch.new_channel()
+    snapshots: list[LiveSnapshot] = []
+    client.add_resync_hook(snapshots.append)
+    ready(client)
+
+    (connection,) = server.connections
+    assert connection.format == "json"
+    assert {"CHANNEL_PARK", "BACKGROUND_JOB", "CUSTOM"} <= connection.names
+    assert "sofia::register" in connection.custom
+    assert [s.channel_uuids() for s in snapshots] == [{uuid}]
+    assert snapshots[0].registrations == []
+
+
+def test_subscription_puts_custom_subclasses_last():
+    line = subscription_command(["sofia::register", "DTMF", "CHANNEL_PARK"])
+    assert line == "event json CHANNEL_PARK DTMF CUSTOM sofia::register"
+    with pytest.raises(InvalidArgument):
+        subscription_command(["TWO WORDS"])
+
+
+def test_api_results_are_typed(switch, client):
+    ready(client)
+    assert client.api("status") == "+OK\n"
+    with pytest.raises(ChannelNotFound) as err:
+        client.api("uuid_kill 00000000-0000-4000-8000-000000000000")
+    assert err.value.reply == "-ERR No such channel!"
+    with pytest.raises(CommandFailed) as err:
+        client.api("no_such_command")
+    assert err.value.reply == "-ERR no_such_command Command not found!"
+    with pytest.raises(InvalidArgument):
+        client.api("status\nexit")
+
+
+def test_bgapi_jobs_are_matched_by_job_uuid(switch, client):
+    ready(client)
+    jobs = [gevent.spawn(client.bgapi, "originate user/1001 &park()") for _ in range(5)]
+    gevent.joinall(jobs, timeout=5, raise_error=True)
+    answers = [job.value for job in jobs]
+    assert len(set(answers)) == 5
+    for answer in answers:
+        assert answer.startswith("+OK ")
+        assert answer[4:].strip() in switch.channels
+
+
+def test_api_timeout_then_the_connection_goes_on(switch, client):
+    ready(client)
+    switch.delays["sleep"] = 0.5
+    with pytest.raises(CommandTimeout):
+        client.api("sleep", timeout=0.1)
+    # The late reply is matched to the abandoned command, not to this one.
+    assert client.api("status") == "+OK\n"
+
+
+def test_events_reach_subscribers_and_channel_owners(switch, client):
+    ready(client)
+    seen: list[tuple[str, str | None]] = []
+    owned: list[str] = []
+    client.dispatcher.subscribe(lambda e: seen.append((e.name, e.unique_id)), ["DTMF"])
+    uuid = str(uuidlib.uuid4())
+    client.dispatcher.attach(uuid, lambda e: owned.append(e.name))
+    switch.new_channel(uuid)
+    for digit in "123":
+        switch.channel_event("DTMF", uuid, DTMF_Digit=digit)
+    switch.channel_event("CHANNEL_DESTROY", uuid)
+    assert wait_until(lambda: len(owned) == 5)
+    assert seen == [("DTMF", uuid)] * 3
+    assert owned == ["CHANNEL_CREATE", "DTMF", "DTMF", "DTMF", "CHANNEL_DESTROY"]
+    assert client.dispatcher.owners(uuid) == []
+
+
+def test_gateway_over_the_socket(switch, client):
+    gateway = EslGateway(ready(client))
+    uuid = gateway.originate("user/1001", Application("park"))
+    assert uuid in switch.channels
+    gateway.execute(uuid, "playback", "tone_stream://%(500,0,440)")
+    assert switch.messages[-1][1] == [
+        ("call-command", "execute"),
+        ("execute-app-name", "playback"),
+        ("execute-app-arg", "tone_stream://%(500,0,440)"),
+    ]
+    assert gateway.getvar(uuid, "no_such_var") is None
+    gateway.kill(uuid)
+    with pytest.raises(ChannelNotFound):
+        gateway.kill(uuid)
+    with pytest.raises(ChannelNotFound):
+        gateway.execute(uuid, "answer")
+
+
+def test_not_connected_is_an_error(client):
+    with pytest.raises(NotConnected):
+        client.api("status")
+
+
+def test_wrong_password_is_reported_and_retried(server, caplog):
+    host, port = server.address
+    client = EslClient(host, port, "wrong", backoff=Backoff(0.02, 0.05))
+    with caplog.at_level(logging.ERROR, logger="orchestrator.esl.client"):
+        client.start()
+        assert wait_until(lambda: len(caplog.records) >= 2)
+        client.stop()
+    assert not client.connected
+    assert "refused the password" in caplog.records[0].getMessage()
+    assert AuthenticationFailed.error_id == "esl-authentication-failed"
+
+
+def test_server_restart_reconnects_resubscribes_and_resyncs(switch, server, client):
+    snapshots: list[LiveSnapshot] = []
+    client.add_resync_hook(snapshots.append)
+    ready(client)
+    host, port = server.address
+    server.stop()
+    assert wait_until(lambda: not client.connected)
+    with pytest.raises(NotConnected):
+        client.api("status")
+
+    uuid = switch.new_channel()  # appeared while the link was down
+    restarted = EslServer(switch, password=PASSWORD, host=host, port=port)
+    restarted.start()
+    try:
+        assert wait_until(lambda: client.connected and client.connections == 2, 5)
+        (connection,) = restarted.connections
+        assert "CHANNEL_PARK" in connection.names and connection.format == "json"
+        assert snapshots[-1].channel_uuids() == {uuid}
+        assert client.api("status") == "+OK\n"
+    finally:
+        restarted.stop()
+
+
+def test_cut_link_fails_waiting_commands_and_reconnects(switch, server, client):
+    ready(client)
+    switch.delays["sleep"] = 1.0
+    waiting = gevent.spawn(client.api, "sleep")
+    gevent.sleep(0.05)
+    server.drop_all()
+    waiting.join(2)
+    assert type(waiting.exception).__name__ == "ConnectionLost"
+    assert wait_until(lambda: client.connected and client.connections == 2, 5)
+
+
+def junk_server(payload: bytes) -> StreamServer:
+    """Greets, accepts any password, then sends ``payload`` and waits."""
+
+    def handle(sock, address):
+        sock.sendall(b"Content-Type: auth/request\n\n")
+        buffer = b""
+        while b"\n\n" not in buffer:
+            data = sock.recv(4096)
+            if not data:
+                return
+            buffer += data
+        sock.sendall(b"Content-Type: command/reply\nReply-Text: +OK accepted\n\n")
+        sock.sendall(payload)
+        gevent.sleep(10)
+
+    server = StreamServer(("127.0.0.1", 0), handle)
+    server.start()
+    return server
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"Content-Length: 1x\nContent-Type: text/event-json\n\n{}",
+        b"\x00\x01\x02binary junk\xff\n\n",
+        b"Content-Length: 5\nContent-Type: text/event-json\n\n{nope",
+        b"Content-Type: text/unheard-of\n\n",
+        b"Content-Length: 3\nContent-Type: text/event-json\n\n[1]",
+    ],
+)
+def test_malformed_frame_logs_one_line_and_reconnects(payload, caplog):
+    server = junk_server(payload)
+    host, port = server.address
+    client = EslClient(host, port, PASSWORD, backoff=Backoff(0.02, 0.05))
+    try:
+        with caplog.at_level(logging.WARNING, logger="orchestrator.esl"):
+            client.start()
+            assert wait_until(lambda: client.connections >= 2, 5)
+        client.stop()
+        errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        # One clear line per dropped connection, no traceback, nothing else.
+        assert client.connections - 1 <= len(errors) <= client.connections
+        for record in errors:
+            assert "dropped: malformed frame" in record.getMessage()
+            assert record.exc_info is None and "\n" not in record.getMessage()
+    finally:
+        client.stop()
+        server.stop()
+
+
+def test_failing_handler_is_logged_with_uuid_and_the_call_goes_on(
+    switch, client, caplog
+):
+    ready(client)
+    uuid = str(uuidlib.uuid4())
+    switch.channels[uuid] = {}
+    delivered: list[str] = []
+
+    def handler(event):
+        delivered.append(event.name)
+        if event.name == "DTMF":
+            raise RuntimeError("boom")
+
+    client.dispatcher.attach(uuid, handler)
+    with caplog.at_level(logging.ERROR, logger="orchestrator.esl.dispatch"):
+        switch.channel_event("DTMF", uuid)
+        switch.channel_event("CHANNEL_HANGUP", uuid)
+        assert wait_until(lambda: delivered == ["DTMF", "CHANNEL_HANGUP"])
+    (record,) = caplog.records
+    assert uuid in record.getMessage()
