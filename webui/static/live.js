@@ -1,0 +1,106 @@
+// The live page: a websocket to /ws/live delivers a snapshot, then one JSON
+// event per change. Calls are keyed by UUID, colleagues by extension.
+"use strict";
+
+(() => {
+  const ENDED = new Set(["hangup", "ended", "hungup", "destroyed"]);
+  const calls = new Map();
+  let status, labels, tbody, counter, empty;
+
+  const label = (state) =>
+    labels.dataset["state" + state.charAt(0).toUpperCase() + state.slice(1)] || state;
+
+  function setStatus(which) {
+    status.textContent = status.dataset[which];
+    status.dataset.state = which;
+  }
+
+  function cell(text) {
+    const td = document.createElement("td");
+    td.textContent = text == null ? "" : String(text);
+    return td;
+  }
+
+  function renderCall(call) {
+    let row = document.getElementById("call-" + call.uuid);
+    if (!row) {
+      row = document.createElement("tr");
+      row.id = "call-" + call.uuid;
+      row.className = "call-new";
+      tbody.prepend(row);
+    }
+    row.replaceChildren(
+      cell(call.from_name ? call.from_name + " " + (call.from || "") : call.from),
+      cell(call.to),
+      cell(call.queue),
+      cell(label(call.state || "unknown")),
+      cell(call.since ? new Date(call.since * 1000).toLocaleTimeString() : ""),
+    );
+    row.dataset.state = call.state || "";
+  }
+
+  function applyCall(call) {
+    if (!call || typeof call.uuid !== "string") return;
+    if (ENDED.has(call.state)) {
+      calls.delete(call.uuid);
+      const row = document.getElementById("call-" + call.uuid);
+      if (row) row.remove();
+    } else {
+      calls.set(call.uuid, Object.assign(calls.get(call.uuid) || {}, call));
+      renderCall(calls.get(call.uuid));
+    }
+    counter.textContent = String(calls.size);
+    empty.hidden = calls.size > 0;
+  }
+
+  function applyPresence(extension, state) {
+    const row = document.querySelector(
+      '#presence tr[data-extension="' + CSS.escape(String(extension)) + '"]');
+    if (!row) return;
+    const badge = row.querySelector(".badge");
+    badge.textContent = label(state);
+    badge.dataset.state = state;
+    badge.className = "badge state-" + state;
+  }
+
+  function handle(event) {
+    if (event.type === "snapshot") {
+      calls.clear();
+      tbody.replaceChildren();
+      for (const call of event.calls || []) applyCall(call);
+      for (const [ext, state] of Object.entries(event.presence || {})) applyPresence(ext, state);
+      counter.textContent = String(calls.size);
+      empty.hidden = calls.size > 0;
+    } else if (event.type === "call") {
+      applyCall(event);
+    } else if (event.type === "presence") {
+      applyPresence(event.extension, event.state);
+    }
+  }
+
+  function connect(delay) {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const socket = new WebSocket(scheme + "//" + location.host + "/ws/live");
+    setStatus("connecting");
+    socket.addEventListener("open", () => { setStatus("connected"); delay = 1000; });
+    socket.addEventListener("message", (message) => {
+      try { handle(JSON.parse(message.data)); } catch (e) { console.warn("bad live event", e); }
+    });
+    socket.addEventListener("close", () => {
+      setStatus("disconnected");
+      setTimeout(() => connect(Math.min(delay * 2, 30000)), delay);
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    status = document.getElementById("live-status");
+    labels = document.getElementById("live-labels");
+    tbody = document.querySelector("#live-calls tbody");
+    counter = document.getElementById("call-count");
+    empty = document.getElementById("no-calls");
+    for (const badge of document.querySelectorAll("#presence .badge")) {
+      badge.textContent = label(badge.dataset.state);
+    }
+    connect(1000);
+  });
+})();
