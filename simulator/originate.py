@@ -1,45 +1,111 @@
 """Dial strings and the legs they make, as FreeSWITCH's originate does.
 
-Grammar (switch_ivr_originate): ``{a=b,c=d}`` variables for every leg,
-``[x=y]`` variables for the one leg that follows, ``,`` rings the legs
-together, ``|`` tries the groups one after the other (failover), ``:_:``
-enterprise originate (all groups at once).
+Grammar (switch_ivr_originate): ``{a=b,c=d}`` variables for every leg
+(``{^^:a=b:c=d}`` picks another separator), ``[x=y]`` variables for the one
+leg that follows, ``,`` rings legs at once, ``|`` tries the groups one after
+the other (failover), ``:_:`` enterprise originate (every group at once).
+Values may be quoted with ``'...'``; ``\\,`` escapes a comma.
 
-Endpoints: ``user/<id>[@domain]`` (directory lookup over xml_curl with
-``action=user_call``, then the user's ``dial-string``; not registered ->
-``USER_NOT_REGISTERED`` without a B leg), ``sofia/gateway/<gw>/<number>``,
-``sofia/<profile>/<user>@<host>``, ``loopback/<ext>[/<context>]``,
-``error/<cause>``.
+Endpoints:
+
+- ``user/<id>[@domain]``: a directory lookup over xml_curl with
+  ``action=user_call``, then the user's ``dial-string`` (variables expanded,
+  ``${sofia_contact(...)}`` run as an api command). Not registered ->
+  ``USER_NOT_REGISTERED`` without a B leg; unknown user ->
+  ``SUBSCRIBER_ABSENT``.
+- ``sofia/gateway/<gw>/<number>``: a party behind a trunk; the gateway's
+  ``Behaviour`` for that number decides what happens.
+- ``sofia/<profile>/<user>@<host>[:port]`` and ``sofia/<profile>/sip:...``:
+  a phone by its contact (a registered phone with that address), otherwise
+  nobody answers (RECOVERY_ON_TIMER_EXPIRE after 32 s, or leg_timeout).
+- ``loopback/<ext>[/<context>[/<dialplan>]]``: two loopback legs; the -b leg
+  is routed in the context and the -a leg is the B leg of the originate.
+- ``error/<cause>``: fails at once with that cause.
 
 Variables honoured: ``leg_timeout``, ``originate_timeout``,
 ``ignore_early_media``, ``origination_caller_id_name/number``,
 ``origination_uuid``, ``effective_caller_id_name/number``,
-``originate_continue_on_timeout``, ``sip_h_*`` (SIP headers of the leg),
-``hangup_after_bridge``, ``continue_on_fail``.
+``originate_continue_on_timeout``, ``sip_h_*`` (recorded on the leg),
+``hangup_after_bridge``, ``continue_on_fail``, ``park_after_bridge``,
+``transfer_after_bridge``.
 
 Public interface:
 
-- ``parse_dial_string(text) -> DialString``.
-- ``originate(switch, dial_string, *, a_leg=None, timeout=60,
-  variables=None) -> OriginateResult``: the answered B channel or the
-  failure cause of each leg.
-- ``bridge_app(a_leg, dial_string) -> bool``: the whole ``bridge``
-  application on the A leg (originate, bridge, wait, the DIALSTATUS /
-  originate_disposition / bridge_hangup_cause / last_bridge_* variables);
-  returns True when the A leg should run on to the next dialplan action.
+- ``parse_dial_string(text) -> DialString`` (``DialStringError``).
+- ``originate(switch, dial_string, *, a_leg=None, timeout=None,
+  variables=None) -> OriginateResult``: the answered B channel, or the
+  cause and the per-leg causes. The B channel is left waiting: hand it a
+  driver (``channel.set_driver``) or bridge it.
+- ``bridge_app(a_leg, dial_string) -> bool``: the body of the ``bridge``
+  application (call it inside ``a_leg.execute("bridge", data)``):
+  originate, answer the A leg, CHANNEL_BRIDGE, wait, and the A-leg
+  variables (DIALSTATUS, originate_disposition, bridge_hangup_cause,
+  last_bridge_* ...). Returns True when the A leg should run on to the next
+  dialplan action (bridge ended with the A leg up and no
+  hangup_after_bridge, or failed with continue_on_fail).
+- ``bridge_in_execute(a_leg, data)``: the same wrapped in
+  CHANNEL_EXECUTE(_COMPLETE), hanging up the A leg when it must not go on.
+- ``expand(text, lookup, switch)``: ``${var}`` / ``${api(args)}`` expansion.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import gevent
+
+from simulator.channel import (
+    CS_CONSUME_MEDIA,
+    CS_EXCHANGE_MEDIA,
+    CS_EXECUTE,
+    CS_INIT,
+    CS_NONE,
+    CS_ROUTING,
+    STATE_NUMBERS,
+    CallerProfile,
+    Channel,
+    bridge_channels,
+    call_update,
+    unbridge_channels,
+)
+from simulator.endpoints import SIP_CAUSES, Behaviour, Phone, SipLeg
+
 if TYPE_CHECKING:
-    from simulator.channel import Channel
     from simulator.switch import Switch
 
 log = logging.getLogger(__name__)
+
+# How long FreeSWITCH waits for an answer when nothing says otherwise.
+DEFAULT_ORIGINATE_TIMEOUT = 60.0
+
+# SIP timer B: an INVITE nobody answers fails after 32 s.
+TIMER_B = 32.0
+
+_CAUSES = frozenset(
+    {
+        "UNALLOCATED_NUMBER",
+        "NO_ROUTE_DESTINATION",
+        "NORMAL_CLEARING",
+        "USER_BUSY",
+        "NO_USER_RESPONSE",
+        "NO_ANSWER",
+        "SUBSCRIBER_ABSENT",
+        "CALL_REJECTED",
+        "DESTINATION_OUT_OF_ORDER",
+        "INVALID_NUMBER_FORMAT",
+        "NORMAL_TEMPORARY_FAILURE",
+        "USER_NOT_REGISTERED",
+        "NORMAL_CIRCUIT_CONGESTION",
+        "ORIGINATOR_CANCEL",
+        "RECOVERY_ON_TIMER_EXPIRE",
+        "INCOMPATIBLE_DESTINATION",
+        "LOSE_RACE",
+    }
+)
 
 
 class DialStringError(ValueError):
@@ -75,8 +141,334 @@ class OriginateResult:
         return self.channel is not None
 
 
+# ----------------------------------------------------------------- parsing
+
+
+def _split_top(text: str, separator: str) -> list[str]:
+    """Split on a separator outside {} [] and quotes; keep escapes."""
+    parts: list[str] = []
+    depth = 0
+    quote = False
+    current: list[str] = []
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == "\\" and index + 1 < len(text):
+            current.append(text[index : index + 2])
+            index += 2
+            continue
+        if char == "'":
+            quote = not quote
+        elif not quote and char in "{[<":
+            depth += 1
+        elif not quote and char in "}]>":
+            depth -= 1
+        if not quote and depth == 0 and text.startswith(separator, index):
+            parts.append("".join(current))
+            current = []
+            index += len(separator)
+            continue
+        current.append(char)
+        index += 1
+    parts.append("".join(current))
+    return parts
+
+
+def _parse_vars(body: str) -> dict[str, str]:
+    """``a=b,c=d`` (or ``^^:a=b:c=d``) into a dict, quotes removed."""
+    separator = ","
+    if body.startswith("^^") and len(body) > 2:
+        separator = body[2]
+        body = body[3:]
+    out: dict[str, str] = {}
+    for item in _split_top(body, separator):
+        if not item.strip():
+            continue
+        name, equals, value = item.partition("=")
+        if not equals:
+            raise DialStringError(f"variable without a value: {item!r}")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] == "'":
+            value = value[1:-1]
+        out[name.strip()] = value.replace("\\,", ",")
+    return out
+
+
+def _take_block(text: str, open_: str, close: str) -> tuple[str | None, str]:
+    """A leading ``{...}``/``[...]`` block and the rest of the text."""
+    text = text.lstrip()
+    if not text.startswith(open_):
+        return None, text
+    depth = 0
+    quote = False
+    for index, char in enumerate(text):
+        if char == "'":
+            quote = not quote
+        elif not quote and char == open_:
+            depth += 1
+        elif not quote and char == close:
+            depth -= 1
+            if depth == 0:
+                return text[1:index], text[index + 1 :]
+    raise DialStringError(f"unterminated {open_} in dial string")
+
+
 def parse_dial_string(text: str) -> DialString:
-    raise NotImplementedError
+    """Parse a dial string as switch_ivr_originate does."""
+    text = text.strip()
+    if not text:
+        raise DialStringError("empty dial string")
+    global_vars: dict[str, str] = {}
+    while True:
+        block, rest = _take_block(text, "{", "}")
+        if block is None:
+            break
+        global_vars.update(_parse_vars(block))
+        text = rest
+    groups: list[list[DialLeg]] = []
+    for enterprise in _split_top(text, ":_:"):
+        for group_text in _split_top(enterprise, "|"):
+            legs = []
+            for leg_text in _split_top(group_text, ","):
+                leg_vars: dict[str, str] = {}
+                rest = leg_text.strip()
+                while True:
+                    block, rest = _take_block(rest, "[", "]")
+                    if block is None:
+                        break
+                    leg_vars.update(_parse_vars(block))
+                block, rest = _take_block(rest, "{", "}")
+                if block is not None:
+                    leg_vars.update(_parse_vars(block))
+                target = rest.strip()
+                if not target:
+                    raise DialStringError(f"empty endpoint in {leg_text!r}")
+                legs.append(DialLeg(target, leg_vars))
+            groups.append(legs)
+    return DialString(global_vars, groups)
+
+
+# --------------------------------------------------------------- expansion
+
+_VAR = re.compile(r"\$\{([^{}]+)\}")
+
+
+def expand(text: str, lookup: Callable[[str], str | None], switch: Switch) -> str:
+    """Expand ``${var}`` and ``${api(args)}`` (innermost first)."""
+    for _ in range(20):
+        match = _VAR.search(text)
+        if match is None:
+            break
+        inner = match.group(1)
+        call = re.fullmatch(r"([\w.-]+)\((.*)\)", inner, re.S)
+        if call:
+            value = switch.api(call.group(1), call.group(2))
+        else:
+            value = lookup(inner) or ""
+        text = text[: match.start()] + value + text[match.end() :]
+    return text
+
+
+# ----------------------------------------------------------------- targets
+
+
+@dataclass
+class LegPlan:
+    """A resolved endpoint: how to make its channel and who answers it."""
+
+    name: str
+    profile: str
+    remote_user: str
+    remote_host: str
+    remote_port: int
+    destination: str
+    behaviour: Behaviour | None
+    variables: dict[str, str]
+    endpoint: object = None
+    dialed: tuple[str, str] | None = None
+    loopback: tuple[str, str, str] | None = None
+
+
+class LegFailed(Exception):
+    """An endpoint that fails before any channel is made."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(cause)
+        self.cause = cause
+
+
+def resolve(
+    switch: Switch, target: str, variables: dict[str, str], a_leg: Channel | None
+) -> LegPlan:
+    """Turn one dial-string target into a plan (or raise LegFailed)."""
+    if target.startswith("error/"):
+        cause = target[len("error/") :].upper()
+        raise LegFailed(cause if cause in _CAUSES else "DESTINATION_OUT_OF_ORDER")
+    if target.startswith("user/"):
+        return _resolve_user(switch, target[len("user/") :], variables, a_leg)
+    if target.startswith("sofia/gateway/"):
+        return _resolve_gateway(switch, target, variables)
+    if target.startswith("sofia/"):
+        return _resolve_sofia(switch, target, variables)
+    if target.startswith("loopback/"):
+        return _resolve_loopback(switch, target, variables)
+    raise LegFailed("CHAN_NOT_IMPLEMENTED")
+
+
+def _resolve_user(
+    switch: Switch, spec: str, variables: dict[str, str], a_leg: Channel | None
+) -> LegPlan:
+    user_id, _, domain = spec.partition("@")
+    domain = domain or switch.domain
+    params = [("as_channel", "true"), ("action", "user_call")]
+    params += [(k, v) for k, v in variables.items()]
+    found = switch.lookup_user(
+        user_id, domain, "", params=params, site="REQUEST_PARAMS_USER_CALL"
+    )
+    if a_leg is not None:
+        a_leg.set_variable("dialed_user", user_id)
+        a_leg.set_variable("dialed_domain", domain)
+    if found is None:
+        raise LegFailed("SUBSCRIBER_ABSENT")
+    dial_string = found.dial_string
+    if not dial_string:
+        raise LegFailed("DESTINATION_OUT_OF_ORDER")
+    lookup_vars = {"dialed_user": user_id, "dialed_domain": domain}
+    lookup_vars.update(found.variables)
+
+    def lookup(name: str) -> str | None:
+        if name in lookup_vars:
+            return lookup_vars[name]
+        if a_leg is not None:
+            value = a_leg.get_variable(name)
+            if value is not None:
+                return value
+        return switch.global_vars.get(name)
+
+    expanded = expand(dial_string, lookup, switch)
+    parsed = parse_dial_string(expanded)
+    if not parsed.groups or not parsed.groups[0]:
+        raise LegFailed("DESTINATION_OUT_OF_ORDER")
+    inner = parsed.groups[0][0]
+    leg_vars = dict(variables)
+    leg_vars["dialed_user"] = user_id
+    leg_vars["dialed_domain"] = domain
+    leg_vars.update(parsed.variables)
+    leg_vars.update(inner.variables)
+    if inner.target.startswith("error/"):
+        cause = inner.target[len("error/") :].upper()
+        raise LegFailed(cause if cause in _CAUSES else "DESTINATION_OUT_OF_ORDER")
+    plan = resolve(switch, inner.target, leg_vars, a_leg)
+    plan.dialed = (user_id, domain)
+    plan.directory_variables = found.variables  # type: ignore[attr-defined]
+    return plan
+
+
+def _resolve_gateway(switch: Switch, target: str, variables: dict[str, str]) -> LegPlan:
+    rest = target[len("sofia/gateway/") :]
+    name, _, number = rest.partition("/")
+    gateway = switch.endpoints.gateway(name)
+    if gateway is None or not number:
+        raise LegFailed("DESTINATION_OUT_OF_ORDER")
+    number = number.split("@", 1)[0]
+    return LegPlan(
+        name=f"sofia/gateway/{name}/{number}",
+        profile="external",
+        remote_user=number,
+        remote_host=gateway.host,
+        remote_port=gateway.port,
+        destination=number,
+        behaviour=gateway.behaviour_for(number),
+        variables=dict(variables),
+        endpoint=gateway,
+    )
+
+
+def _resolve_sofia(switch: Switch, target: str, variables: dict[str, str]) -> LegPlan:
+    parts = target.split("/", 2)
+    if len(parts) < 3 or parts[1] not in switch.profiles:
+        raise LegFailed("DESTINATION_OUT_OF_ORDER")
+    profile = parts[1]
+    uri = parts[2]
+    if uri.startswith("sip:"):
+        uri = uri[4:]
+    uri = uri.split(";", 1)[0]
+    user, _, hostport = uri.partition("@")
+    host, _, port_text = hostport.partition(":")
+    port = int(port_text) if port_text.isdigit() else 5060
+    phone = _phone_at(switch, host, port, user)
+    behaviour = phone.current_behaviour() if phone is not None else None
+    return LegPlan(
+        name=f"sofia/{profile}/{user}@{host}:{port}"
+        if port_text
+        else f"sofia/{profile}/{user}@{host}",
+        profile=profile,
+        remote_user=user,
+        remote_host=host or switch.profiles[profile].ip,
+        remote_port=port,
+        destination=user,
+        behaviour=behaviour,
+        variables=dict(variables),
+        endpoint=phone,
+    )
+
+
+def _phone_at(switch: Switch, host: str, port: int, user: str) -> Phone | None:
+    for registration in switch.endpoints.registrations.values():
+        phone = registration.phone
+        if phone.host == host and phone.port == port:
+            return phone
+    for phone in switch.endpoints.phones.values():
+        if phone.user_id == user and phone.host == host and phone.port == port:
+            return None  # known but not registered: nobody listens there
+    return None
+
+
+def _resolve_loopback(
+    switch: Switch, target: str, variables: dict[str, str]
+) -> LegPlan:
+    parts = target.split("/")
+    if len(parts) < 2 or not parts[1]:
+        raise LegFailed("DESTINATION_OUT_OF_ORDER")
+    extension = parts[1]
+    context = parts[2] if len(parts) > 2 and parts[2] else "default"
+    dialplan = parts[3] if len(parts) > 3 and parts[3] else "XML"
+    return LegPlan(
+        name=f"loopback/{extension}-a",
+        profile="",
+        remote_user=extension,
+        remote_host="",
+        remote_port=0,
+        destination=extension,
+        behaviour=None,
+        variables=dict(variables),
+        loopback=(extension, context, dialplan),
+    )
+
+
+# --------------------------------------------------------------- originate
+
+
+class _Attempt:
+    """One B leg being rung."""
+
+    def __init__(self, channel: Channel, plan: LegPlan, timeout: float) -> None:
+        self.channel = channel
+        self.plan = plan
+        self.timeout = timeout
+        self.far_end: gevent.Greenlet | None = None
+        self.loop_b: Channel | None = None
+
+
+def _timeout_of(variables: dict[str, str], default: float) -> float:
+    for name in ("leg_timeout", "originate_timeout", "call_timeout"):
+        value = variables.get(name)
+        if value:
+            try:
+                return float(value)
+            except ValueError:
+                continue
+    return default
 
 
 def originate(
@@ -84,11 +476,505 @@ def originate(
     dial_string: str,
     *,
     a_leg: Channel | None = None,
-    timeout: float = 60,
+    timeout: float | None = None,
     variables: dict[str, str] | None = None,
 ) -> OriginateResult:
-    raise NotImplementedError
+    """Ring the dial string's legs; the first to answer wins."""
+    parsed = parse_dial_string(dial_string)
+    base: dict[str, str] = {}
+    if a_leg is not None:
+        base.update(a_leg.exported_variables())
+    base.update(variables or {})
+    base.update(parsed.variables)
+    if a_leg is not None:
+        a_leg.set_variable("originate_disposition", "failure")
+        a_leg.set_variable("DIALSTATUS", "INVALIDARGS")
+    overall = timeout
+    if overall is None:
+        overall = _timeout_of(
+            {"originate_timeout": base.get("originate_timeout", "")},
+            DEFAULT_ORIGINATE_TIMEOUT,
+        )
+    causes: list[tuple[str, str]] = []
+    last_cause = "NO_ANSWER"
+    for group in parsed.groups:
+        result = _ring_group(switch, group, base, a_leg, overall, causes)
+        if result.ok:
+            return OriginateResult(result.channel, "SUCCESS", causes)
+        last_cause = result.cause
+        if a_leg is not None and a_leg.hungup:
+            return OriginateResult(None, "ORIGINATOR_CANCEL", causes)
+    return OriginateResult(None, last_cause, causes)
+
+
+def _ring_group(
+    switch: Switch,
+    group: list[DialLeg],
+    base: dict[str, str],
+    a_leg: Channel | None,
+    overall: float,
+    causes: list[tuple[str, str]],
+) -> OriginateResult:
+    attempts: list[_Attempt] = []
+    failures: list[str] = []
+    for leg in group:
+        leg_vars = dict(base)
+        leg_vars.update(leg.variables)
+        try:
+            plan = resolve(switch, leg.target, leg_vars, a_leg)
+        except LegFailed as failed:
+            log.debug("originate %s failed at once: %s", leg.target, failed.cause)
+            failures.append(failed.cause)
+            continue
+        channel = _make_leg(switch, plan, a_leg)
+        attempt = _Attempt(channel, plan, _timeout_of(plan.variables, overall))
+        attempts.append(attempt)
+        _start_far_end(switch, attempt)
+    if not attempts:
+        return OriginateResult(
+            None, failures[0] if failures else "DESTINATION_OUT_OF_ORDER"
+        )
+    winner = _wait_for_answer(switch, attempts, a_leg, overall)
+    for attempt in attempts:
+        channel = attempt.channel
+        if attempt is winner:
+            continue
+        if not channel.hungup:
+            cause = (
+                "ORIGINATOR_CANCEL"
+                if a_leg is not None and a_leg.hungup
+                else ("LOSE_RACE" if winner is not None else "NO_ANSWER")
+            )
+            channel.hangup(cause)
+        causes.append((channel.uuid, channel.hangup_cause or "NO_ANSWER"))
+        if attempt.far_end is not None:
+            attempt.far_end.kill(block=False)
+    if winner is not None:
+        if winner.far_end is not None and winner.far_end.dead is False:
+            pass
+        causes.append((winner.channel.uuid, "NONE"))
+        return OriginateResult(winner.channel, "SUCCESS")
+    cause = _group_cause(attempts, failures)
+    return OriginateResult(None, cause)
+
+
+def _group_cause(attempts: list[_Attempt], failures: list[str]) -> str:
+    for attempt in attempts:
+        if attempt.channel.hangup_cause not in (None, "LOSE_RACE"):
+            return attempt.channel.hangup_cause or "NO_ANSWER"
+    return failures[0] if failures else "NO_ANSWER"
+
+
+def _make_leg(switch: Switch, plan: LegPlan, a_leg: Channel | None) -> Channel:
+    """CHANNEL_OUTGOING, CS_INIT, CHANNEL_CREATE, CHANNEL_ORIGINATE, ..."""
+    variables = plan.variables
+    now = switch.clock.now_us()
+    if a_leg is not None:
+        source = a_leg.profile
+        cid_name = variables.get("origination_caller_id_name") or source.caller_id_name
+        cid_number = (
+            variables.get("origination_caller_id_number") or source.caller_id_number
+        )
+        profile = CallerProfile(
+            username=source.username,
+            dialplan=source.dialplan,
+            caller_id_name=cid_name,
+            caller_id_number=cid_number,
+            orig_caller_id_name=cid_name,
+            orig_caller_id_number=cid_number,
+            network_addr=source.network_addr,
+            ani=source.ani or cid_number,
+            destination_number=plan.destination,
+            source=source.source,
+            context=source.context,
+        )
+    else:
+        cid_name = variables.get("origination_caller_id_name", "")
+        cid_number = variables.get("origination_caller_id_number", "")
+        profile = CallerProfile(
+            dialplan="",
+            caller_id_name=cid_name,
+            caller_id_number=cid_number,
+            orig_caller_id_name=cid_name,
+            orig_caller_id_number=cid_number,
+            ani=cid_number,
+            destination_number=plan.destination,
+            source="src/switch_ivr_originate.c",
+            context="default",
+        )
+    profile.callee_id_name = "Outbound Call"
+    profile.callee_id_number = plan.destination
+    profile.direction = "outbound"
+    profile.logical_direction = "outbound"
+    profile.times = {"profile_created": now, "created": now}
+    sip = None
+    if plan.profile:
+        sip = SipLeg(
+            switch.profiles[plan.profile],
+            remote_user=plan.remote_user,
+            remote_host=plan.remote_host,
+            remote_port=plan.remote_port,
+            call_id=f"{switch.new_uuid()}",
+        )
+    uuid = variables.get("origination_uuid") or None
+    channel = Channel(
+        switch,
+        name=plan.name,
+        direction="outbound",
+        profile=profile,
+        uuid=uuid,
+        sip=sip,
+        endpoint=plan.endpoint,
+    )
+    switch.add_channel(channel)
+    if a_leg is not None:
+        channel.other_type = "originator"
+        channel.other_profile = a_leg.profile.clone(keep_times=False, index=False)
+    channel.state = CS_NONE
+    channel.state_number = STATE_NUMBERS[CS_INIT]
+    channel.fire("CHANNEL_OUTGOING")
+    if sip is not None:
+        sip.outbound_create(channel, a_leg, plan.dialed)
+    else:
+        channel.set_variable("direction", "outbound")
+        channel.set_variable("is_outbound", "true")
+        channel.set_variable("uuid", channel.uuid)
+        channel.set_variable("session_id", str(switch.next_session_id()))
+    for name, value in variables.items():
+        if name in ("dialed_user", "dialed_domain") or name.startswith("sip_h_"):
+            continue
+        channel.set_variable(name, value)
+    if plan.dialed is not None:
+        channel.set_variable("dialed_user", plan.dialed[0])
+        channel.set_variable("dialed_domain", plan.dialed[1])
+        for name in ("sip_invite_domain", "presence_id"):
+            if name in variables:
+                channel.set_variable(name, variables[name])
+    for name, value in variables.items():
+        if name.startswith("sip_h_"):
+            channel.set_variable(name, value)
+    channel.set_variable("originate_early_media", "true")
+    if a_leg is not None:
+        channel.set_variable("originating_leg_uuid", a_leg.uuid)
+        a_leg.set_variable("originate_signal_bond", channel.uuid)
+        a_leg.push_variable(
+            "originated_legs",
+            f"{channel.uuid};{profile.callee_id_name};{profile.callee_id_number}",
+        )
+    channel.set_variable("originate_endpoint", "sofia" if sip else "loopback")
+    channel.state = CS_INIT
+    channel.state_number = STATE_NUMBERS[CS_INIT]
+    channel.fire("CHANNEL_STATE")
+    if sip is not None:
+        sip.outbound_invite(channel, a_leg)
+    channel.state_number = STATE_NUMBERS[CS_ROUTING]
+    channel.fire("CHANNEL_CREATE")
+    channel.fire("CHANNEL_ORIGINATE")
+    channel.state = CS_ROUTING
+    channel.fire("CHANNEL_STATE")
+    channel.state_number = STATE_NUMBERS[CS_CONSUME_MEDIA]
+    channel.presence_event("CS_ROUTING", "progressing")
+    channel.state = CS_CONSUME_MEDIA
+    channel.fire("CHANNEL_STATE")
+    channel.start()
+    log.debug("originate leg %s %s", channel.uuid, channel.name)
+    return channel
+
+
+def _start_far_end(switch: Switch, attempt: _Attempt) -> None:
+    plan = attempt.plan
+    if plan.loopback is not None:
+        attempt.far_end = gevent.spawn(_loopback_far_end, switch, attempt)
+        return
+    attempt.far_end = gevent.spawn(_far_end, switch, attempt.channel, plan.behaviour)
+
+
+def _far_end(switch: Switch, channel: Channel, behaviour: Behaviour | None) -> None:
+    """The called party: ring, then answer, refuse or keep ringing."""
+    clock = switch.clock
+    if behaviour is None:
+        clock.sleep(TIMER_B)
+        if not channel.hungup:
+            channel.hangup("RECOVERY_ON_TIMER_EXPIRE")
+        return
+    clock.sleep(0.02)
+    if channel.hungup:
+        return
+    if behaviour.ring:
+        channel.ring_ready()
+    if behaviour.early_media:
+        channel.pre_answer_remote()
+    if behaviour.reject is not None:
+        clock.sleep(behaviour.reject_after)
+        if channel.hungup or channel.answered:
+            return
+        status = behaviour.reject
+        if channel.sip is not None:
+            channel.sip.remote_refuse(status)
+        channel.hangup(SIP_CAUSES.get(status, "NORMAL_TEMPORARY_FAILURE"))
+        return
+    if behaviour.answer_after is None:
+        return
+    clock.sleep(behaviour.answer_after)
+    if channel.hungup:
+        return
+    channel.remote_answered()
+    if behaviour.on_answer is not None:
+        gevent.spawn(_run_party, channel, behaviour.on_answer)
+
+
+def _run_party(channel: Channel, script: Callable[[Channel], None]) -> None:
+    try:
+        script(channel)
+    except Exception:
+        log.exception("channel %s: scripted party failed", channel.uuid)
+
+
+def _loopback_far_end(switch: Switch, attempt: _Attempt) -> None:
+    """The -b leg of a loopback pair, routed in its context."""
+    assert attempt.plan.loopback is not None
+    extension, context, dialplan = attempt.plan.loopback
+    a_side = attempt.channel
+    now = switch.clock.now_us()
+    source = a_side.profile
+    profile = CallerProfile(
+        username=source.username,
+        dialplan=dialplan,
+        caller_id_name=source.caller_id_name,
+        caller_id_number=source.caller_id_number,
+        orig_caller_id_name=source.caller_id_name,
+        orig_caller_id_number=source.caller_id_number,
+        ani=source.ani,
+        destination_number=extension,
+        source="mod_loopback",
+        context=context,
+        times={"profile_created": now, "created": now},
+    )
+    b_side = Channel(
+        switch,
+        name=f"loopback/{extension}-b",
+        direction="inbound",
+        profile=profile,
+    )
+    attempt.loop_b = b_side
+    switch.add_channel(b_side)
+    b_side.fire("CHANNEL_STATE")
+    b_side.set_variable("direction", "inbound")
+    b_side.set_variable("uuid", b_side.uuid)
+    b_side.set_variable("session_id", str(switch.next_session_id()))
+    b_side.set_variable("other_loopback_leg_uuid", a_side.uuid)
+    a_side.set_variable("other_loopback_leg_uuid", b_side.uuid)
+    for name, value in a_side.variables.items():
+        if name not in b_side.variables and isinstance(value, str):
+            b_side.set_variable(name, value)
+    b_side.state = CS_INIT
+    b_side.state_number = 1
+    b_side.fire("CHANNEL_STATE")
+    b_side.state_number = 2
+    b_side.fire("CHANNEL_CREATE")
+    b_side.loopback_peer = a_side  # type: ignore[attr-defined]
+    a_side.loopback_peer = b_side  # type: ignore[attr-defined]
+    b_side.start(b_side.route_loop)
+    while not (a_side.hungup or b_side.hungup):
+        if b_side.answered and not a_side.answered:
+            a_side.remote_answered()
+        elif b_side.early and not a_side.early and not a_side.answered:
+            a_side.pre_answer_remote()
+        elif b_side.ring_ready_sent and not a_side.ring_ready_sent:
+            a_side.ring_ready()
+        b_side._wake.clear()
+        b_side._wake.wait(switch.clock.real(0.05))
+    if b_side.hungup and not a_side.hungup:
+        a_side.hangup(b_side.hangup_cause or "NORMAL_CLEARING")
+    elif a_side.hungup and not b_side.hungup:
+        b_side.hangup(a_side.hangup_cause or "NORMAL_CLEARING")
+
+
+def _wait_for_answer(
+    switch: Switch,
+    attempts: list[_Attempt],
+    a_leg: Channel | None,
+    overall: float,
+) -> _Attempt | None:
+    """Relay ringing to the A leg; the first answer wins; time legs out."""
+    clock = switch.clock
+    started = clock.monotonic()
+    while True:
+        now = clock.monotonic() - started
+        if a_leg is not None and a_leg.hungup:
+            return None
+        live = [a for a in attempts if not a.channel.hungup]
+        for attempt in live:
+            if attempt.channel.answered:
+                return attempt
+        if a_leg is not None and not a_leg.answered:
+            if any(a.channel.early for a in attempts) and not a_leg.early:
+                pass
+            if any(a.channel.ring_ready_sent for a in attempts):
+                if not _ignore_early_media(a_leg):
+                    a_leg.ring_ready()
+        for attempt in live:
+            if now >= attempt.timeout:
+                attempt.channel.hangup("NO_ANSWER")
+        live = [a for a in attempts if not a.channel.hungup]
+        if not live:
+            return None
+        if now >= overall:
+            for attempt in live:
+                attempt.channel.hangup("NO_ANSWER")
+            return None
+        next_deadline = min([a.timeout for a in live] + [overall]) - now
+        waiters = [a.channel._wake for a in live]
+        if a_leg is not None:
+            waiters.append(a_leg._wake)
+        for waiter in waiters:
+            waiter.clear()
+        gevent.wait(waiters, timeout=clock.real(max(next_deadline, 0.001)), count=1)
+
+
+def _ignore_early_media(a_leg: Channel) -> bool:
+    return a_leg.true("ignore_early_media")
+
+
+# ------------------------------------------------------------------ bridge
+
+_DIALSTATUS = {
+    "ORIGINATOR_CANCEL": "CANCEL",
+    "USER_BUSY": "BUSY",
+    "NO_ANSWER": "NOANSWER",
+    "DESTINATION_OUT_OF_ORDER": "INVALIDARGS",
+    "CALL_REJECTED": "DONTCALL",
+}
 
 
 def bridge_app(a_leg: Channel, dial_string: str) -> bool:
-    raise NotImplementedError
+    """The bridge application's body; True: run on to the next action."""
+    switch = a_leg.switch
+    try:
+        result = originate(switch, dial_string, a_leg=a_leg)
+    except DialStringError as error:
+        log.warning(
+            "channel %s: bad dial string %r: %s", a_leg.uuid, dial_string, error
+        )
+        result = OriginateResult(None, "DESTINATION_OUT_OF_ORDER")
+    if not result.ok:
+        return _bridge_failed(a_leg, result)
+    b_leg = result.channel
+    assert b_leg is not None
+    for uuid, cause in result.causes:
+        a_leg.push_variable("originate_causes", f"{uuid};{cause}")
+    if a_leg.hungup:
+        b_leg.hangup("ORIGINATOR_CANCEL")
+        return False
+    _answer_a_leg(a_leg, b_leg)
+    for uuid, cause in result.causes:
+        a_leg.push_variable("originate_causes", f"{uuid};{cause}")
+    originated = a_leg.variables.get("originated_legs")
+    if isinstance(originated, str):
+        a_leg.push_variable("originated_legs", originated)
+    a_leg.set_variable("originate_disposition", "SUCCESS")
+    a_leg.set_variable("DIALSTATUS", "SUCCESS")
+    return _run_bridge(a_leg, b_leg)
+
+
+def _answer_a_leg(a_leg: Channel, b_leg: Channel) -> None:
+    """B answered: the caller gets early media, then the answer."""
+    media_sdp = b_leg.variables.get("switch_r_sdp")
+    if not a_leg.answered:
+        a_leg.pre_answer(media_sdp=media_sdp if isinstance(media_sdp, str) else None)
+        a_leg.answer()
+
+
+def _run_bridge(a_leg: Channel, b_leg: Channel) -> bool:
+    directory = getattr(b_leg, "directory_variables", None) or {}
+    b_leg.set_variable("endpoint_disposition", "ANSWER")
+    for name, value in directory.items():
+        b_leg.set_variable(name, value)
+    b_leg.set_driver(lambda: _b_leg_bridged(b_leg, a_leg))
+    b_leg.fire("CHANNEL_OUTGOING")
+    a_leg.set_variable("originate_signal_bond", None)
+    bridge_channels(a_leg, b_leg)
+    call_update(a_leg, b_leg)
+    a_leg.bridge_wait()
+    if a_leg.hungup:
+        a_leg.set_variable("last_bridge_role", "originator")
+    unbridge_channels(a_leg, b_leg)
+    cause = b_leg.hangup_cause or a_leg.hangup_cause or "NORMAL_CLEARING"
+    a_leg.set_variable("bridge_hangup_cause", cause)
+    if a_leg.interrupted:
+        return False
+    if a_leg.true("hangup_after_bridge"):
+        a_leg.hangup("NORMAL_CLEARING")
+        return False
+    if a_leg.true("park_after_bridge"):
+        a_leg.park()
+        return False
+    transfer = a_leg.get_variable("transfer_after_bridge")
+    if transfer:
+        parts = transfer.replace(":", " ").split()
+        a_leg.transfer(parts[0], *parts[1:3])
+        return False
+    return True
+
+
+def _b_leg_bridged(b_leg: Channel, a_leg: Channel) -> None:
+    """The B leg's session while bridged (CS_EXCHANGE_MEDIA)."""
+    b_leg._wait(None, lambda: b_leg.hungup or a_leg._bridge_active or a_leg.hungup)
+    if b_leg.hungup:
+        return
+    b_leg._enter(CS_EXCHANGE_MEDIA)
+    if not a_leg.hungup:
+        call_update(b_leg, a_leg)
+        b_leg.bridge_wait()
+    if b_leg.hungup:
+        return
+    b_leg.set_variable("bridge_hangup_cause", a_leg.hangup_cause or "NORMAL_CLEARING")
+    b_leg.route_loop()
+
+
+def _bridge_failed(a_leg: Channel, result: OriginateResult) -> bool:
+    cause = result.cause
+    for uuid, leg_cause in result.causes:
+        a_leg.push_variable("originate_causes", f"{uuid};{leg_cause}")
+    if result.causes:
+        a_leg.set_variable("last_bridge_hangup_cause", cause)
+    a_leg.set_variable("originate_disposition", cause)
+    a_leg.set_variable("DIALSTATUS", _DIALSTATUS.get(cause, cause))
+    a_leg.set_variable("originate_failed_cause", cause)
+    log.debug("channel %s: bridge failed: %s", a_leg.uuid, cause)
+    if a_leg.hungup:
+        return False
+    continue_on_fail = str(a_leg.get_variable("continue_on_fail") or "")
+    if a_leg.true("continue_on_fail") or cause in continue_on_fail.split(","):
+        return True
+    a_leg.hangup(cause)
+    return False
+
+
+def bridge_in_execute(a_leg: Channel, data: str) -> bool:
+    """``bridge`` as the switch's built-in application (no app runner)."""
+    return bridge_app(a_leg, data)
+
+
+def run_b_leg(b_leg: Channel, what: str, dialplan: str, context: str) -> None:
+    """Give an originated B leg its job: ``&app(args)`` or an extension."""
+    switch = b_leg.switch
+    if what.startswith("&"):
+        match = re.fullmatch(r"&([\w:.-]+)(?:\((.*)\))?", what.strip(), re.S)
+        app, arg = (match.group(1), match.group(2) or "") if match else (what[1:], "")
+
+        def driver() -> None:
+            b_leg._enter(CS_EXECUTE)
+            switch.run_app(b_leg, app, arg)
+            b_leg.route_loop()
+
+        b_leg.set_driver(driver)
+        return
+    profile = b_leg.profile.clone()
+    profile.destination_number = what
+    profile.dialplan = dialplan or "XML"
+    profile.context = context or "default"
+    b_leg.profile = profile
+    b_leg.hit_dialplan = True
+    b_leg._pending_routing = True
+    b_leg.set_driver(b_leg.route_loop)
