@@ -23,7 +23,15 @@ from typing import Any, Protocol
 import jinja2
 
 from orchestrator import settings as settings_mod
-from orchestrator.config.view import CONTEXTS, ConfigView, Route, UserView, ViewCache
+from orchestrator.config.view import (
+    CONTEXTS,
+    ConfigView,
+    DirectoryEntry,
+    Route,
+    UserView,
+    ViewCache,
+)
+from orchestrator.domain.routing import TEMPLATE_GLOBALS as ROUTING_GLOBALS
 from orchestrator.domain.traffic import RIGHTS_VARIABLE, DialRule, dial_rules
 from orchestrator.settings import Settings
 from orchestrator.store.db import Store
@@ -65,6 +73,7 @@ def environment(templates_root: str) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters["legs"] = legs
+    env.globals.update(ROUTING_GLOBALS)
     return env
 
 
@@ -108,6 +117,11 @@ class Renderer:
         view.rendered[key] = answer
         return answer
 
+    def render_whole_directory(self) -> str:
+        """Every directory user in one document (for checks, never the switch)."""
+        view = self.views.current()
+        return self._directory_document(view, list(view.directory.values()), None)
+
     def _directory(
         self, view: ConfigView, user: str | None, purpose: str | None
     ) -> str | None:
@@ -117,6 +131,11 @@ class Renderer:
             if entry is None:
                 return None
             entries.append(entry)
+        return self._directory_document(view, entries, purpose)
+
+    def _directory_document(
+        self, view: ConfigView, entries: list[DirectoryEntry], purpose: str | None
+    ) -> str:
         return self.env.get_template(DIRECTORY_TEMPLATE).render(
             view=view,
             domain=view.domain,

@@ -128,6 +128,7 @@ def load_demo(session: Session, *, users: int = 48) -> None:
             name="Gemeente Voorbeeldstad",
             main_number=did(0),
             default_traffic_class_id=classes["nationaal"].id,
+            extension_ranges="2000-2999",
         )
     )
     for hundred in range(7):
@@ -142,6 +143,9 @@ def load_demo(session: Session, *, users: int = 48) -> None:
     prompts = _announcements(session)
     staff = _users(session, rnd, hasher, profiles, users)
     session.flush()
+    supervisor = session.scalars(
+        select(m.User).where(m.User.username == "supervisor")
+    ).one()
 
     kcc = m.Queue(
         name="KCC",
@@ -152,7 +156,9 @@ def load_demo(session: Session, *, users: int = 48) -> None:
         periodic_announcement_id=prompts["wachtrij"].id,
         caller_id_number=did(0),
         display_prefix="KCC",
+        # Callers who waited too long leave a message for the supervisor.
         overflow_type=m.TargetType.VOICEMAIL,
+        overflow_id=supervisor.id,
     )
     kcc.agents = [m.QueueAgent(user=u, level=1) for u in staff[:10]]
     session.add(kcc)
@@ -434,13 +440,21 @@ def _secret(rnd: random.Random) -> str:
     return "".join(rnd.choice(alphabet) for _ in range(16))
 
 
-def seed(store: Store, *, force: bool = False) -> bool:
-    """Load the demo organisation unless the store already has users."""
+def seed(
+    store: Store, *, force: bool = False, settings: settings_mod.Settings | None = None
+) -> bool:
+    """Load the demo organisation unless the store already has users.
+
+    It is published like any change: validated, and stored as the first
+    configuration revision.
+    """
+    from orchestrator.config.revisions import publish
+
     with store.session() as session:
         if not is_empty(session) and not force:
             log.info("store already has users; demo organisation not loaded")
             return False
-        load_demo(session)
+    publish(store, "seed", "Demo organisation loaded", load_demo, settings=settings)
     log.info("demo organisation loaded")
     return True
 
@@ -449,5 +463,5 @@ def cli(args: argparse.Namespace) -> int:
     cfg = settings_mod.load(args.config)
     store = Store(cfg.database_url)
     store.upgrade()
-    seed(store, force=args.force)
+    seed(store, force=args.force, settings=cfg)
     return 0
