@@ -264,6 +264,9 @@ class Channel:
         self.app_log: list[tuple[str, str]] = []
         self.presence = True
         self.show_profile = True
+        self.presence_count = 0
+        self.bridge_hangup_cause: str | None = None
+        self.directory_variables: dict[str, str] = {}
         self.recordings: dict[str, float] = {}
         self._commands: deque[Command] = deque()
         self._wake = gevent.event.Event()
@@ -321,11 +324,22 @@ class Channel:
             ],
         )
 
-    def presence_event(self, status: str, info_state: str) -> None:
+    def presence_event(
+        self,
+        status: str,
+        info_state: str,
+        where: tuple[str, str, str] = (
+            "src/switch_core_state_machine.c",
+            "check_presence",
+            "521",
+        ),
+    ) -> None:
         """PRESENCE_IN from switch_channel_presence (legs with a presence_id)."""
         presence_id = self.variables.get("presence_id")
         if not presence_id or not self.presence:
             return
+        count = self.presence_count
+        self.presence_count += 1
         self.fire(
             "PRESENCE_IN",
             tail=[
@@ -338,10 +352,10 @@ class Channel:
                 ("alt_event_type", "dialog"),
                 ("presence-call-info-state", info_state),
                 ("presence-call-direction", self.direction),
-                ("event_count", "0"),
-                ("Presence-Calling-File", "src/switch_core_state_machine.c"),
-                ("Presence-Calling-Function", "check_presence"),
-                ("Presence-Calling-Line", "521"),
+                ("event_count", str(count)),
+                ("Presence-Calling-File", where[0]),
+                ("Presence-Calling-Function", where[1]),
+                ("Presence-Calling-Line", where[2]),
             ],
         )
 
@@ -463,6 +477,10 @@ class Channel:
         self._set_timestamps()
         if self.sip is not None:
             self.sip.on_reporting(self)
+        if self.bridge_hangup_cause:
+            self.set_variable("bridge_hangup_cause", self.bridge_hangup_cause)
+        # The session's call_uuid ends up as the leg's own uuid.
+        self.set_variable("call_uuid", self.uuid)
 
     def _set_timestamps(self) -> None:
         """switch_channel_set_timestamps: the billing variables."""
@@ -532,6 +550,15 @@ class Channel:
         self.profile.times["hungup"] = self.now_us()
         if self.sip is not None:
             self.sip.on_hangup(self, cause)
+        partner = self.partner
+        if partner is not None and not partner.hungup:
+            # The bridge tells the other leg why this one went away.
+            role = "originator" if self.other_type == "originatee" else "originatee"
+            self.set_variable("last_bridge_role", role)
+            partner.set_variable("last_bridge_hangup_cause", cause)
+            proto = self.get_variable("proto_specific_hangup_cause")
+            if proto:
+                partner.set_variable("last_bridge_proto_specific_hangup_cause", proto)
         log.debug("channel %s hangup %s", self.uuid, cause)
         self.fire("CHANNEL_HANGUP")
         if self.sip is not None:
@@ -586,6 +613,7 @@ class Channel:
             self.sip.on_ring(self)
         self.fire("CHANNEL_PROGRESS")
         self.set_callstate("RINGING")
+        self.poke()
 
     def _media_up(self) -> None:
         """The two CODEC events of sofia setting up the RTP session."""
@@ -661,7 +689,13 @@ class Channel:
         self.answered = True
         self.profile.times["answered"] = self.now_us()
         self.fire("CHANNEL_ANSWER")
-        self.presence_event("answered", "active")
+        if self.sip is not None and self.sip.inbound:
+            self.set_variable("endpoint_disposition", "ANSWER")
+        self.presence_event(
+            "answered",
+            "active",
+            ("src/switch_channel.c", "switch_channel_perform_mark_answered", "3904"),
+        )
         self.set_callstate("ACTIVE")
         self.poke()
 
@@ -1029,20 +1063,21 @@ def bridge_channels(a: Channel, b: Channel) -> None:
     a.partner = b
     b.partner = a
     a.profile.times["bridged"] = now
+    b.profile.times["bridged"] = now
     a.other_type = "originatee"
     a.other_profile = b.profile.clone(index=False)
     a.other_profile.logical_direction = "inbound"
+    a.set_variable("signal_bond", b.uuid)
+    a.fire(
+        "CHANNEL_BRIDGE",
+        lead=[("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)],
+    )
     for leg, other in ((a, b), (b, a)):
         leg.set_variable("bridge_to", other.uuid)
         leg.set_variable("last_bridge_to", other.uuid)
         leg.set_variable("bridge_channel", other.name)
         leg.set_variable("bridge_uuid", other.uuid)
         leg.set_variable("signal_bond", other.uuid)
-    b.set_variable("bridge_to", a.uuid)
-    a.fire(
-        "CHANNEL_BRIDGE",
-        lead=[("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)],
-    )
     a._bridge_active = True
     b.poke()
 
@@ -1071,6 +1106,8 @@ def call_update(channel: Channel, other: Channel) -> None:
     if channel.direction == "inbound":
         name = other.profile.callee_id_name or name
         number = other.profile.callee_id_number or number
+    if channel.sip is not None:
+        channel.sip.on_call_update(channel)
     channel.set_variable("last_sent_callee_id_name", name)
     channel.set_variable("last_sent_callee_id_number", number)
     channel.fire(

@@ -580,11 +580,10 @@ def originate(switch: Switch, args: str) -> str:
 def _flip_cid(channel: Channel) -> None:
     """switch_channel_flip_cid: an originated leg shows the far end's id."""
     profile = channel.profile
+    from simulator.originate import accepted
+
     channel.fire("CHANNEL_OUTGOING")
-    directory = getattr(channel, "directory_variables", None) or {}
-    channel.set_variable("endpoint_disposition", "ANSWER")
-    for name, value in directory.items():
-        channel.set_variable(name, value)
+    accepted(channel)
     channel.set_variable("pre_transfer_caller_id_name", profile.caller_id_name)
     channel.set_variable("pre_transfer_caller_id_number", profile.caller_id_number)
     (

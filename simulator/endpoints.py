@@ -269,6 +269,7 @@ class SipLeg:
         self.ssrc = str(random.randrange(1, 2**32))
         self.inbound = True
         self.answered_by_us = False
+        self.cseq = 1
         self.bye_sent = False
 
     @property
@@ -519,7 +520,12 @@ class SipLeg:
                 "0 101",
             ),
         )
-        channel.set_variable("endpoint_disposition", "ANSWER")
+
+    def on_call_update(self, channel: Channel) -> None:
+        """sofia tells the caller's phone whom it talks to now (UPDATE)."""
+        if self.inbound:
+            channel.set_variable("sip_cseq", str(self.cseq))
+            self.cseq += 1
 
     def on_answer_received(self, channel: Channel) -> None:
         """200 OK on an outbound leg (the media variables are already set)."""

@@ -286,6 +286,7 @@ class LegPlan:
     variables: dict[str, str]
     endpoint: object = None
     dialed: tuple[str, str] | None = None
+    directory_variables: dict[str, str] = field(default_factory=dict)
     loopback: tuple[str, str, str] | None = None
 
 
@@ -360,7 +361,7 @@ def _resolve_user(
         raise LegFailed(cause if cause in _CAUSES else "DESTINATION_OUT_OF_ORDER")
     plan = resolve(switch, inner.target, leg_vars, a_leg)
     plan.dialed = (user_id, domain)
-    plan.directory_variables = found.variables  # type: ignore[attr-defined]
+    plan.directory_variables = dict(found.variables)
     return plan
 
 
@@ -627,6 +628,7 @@ def _make_leg(switch: Switch, plan: LegPlan, a_leg: Channel | None) -> Channel:
         endpoint=plan.endpoint,
     )
     switch.add_channel(channel)
+    channel.directory_variables = dict(plan.directory_variables)
     if a_leg is not None:
         channel.other_type = "originator"
         channel.other_profile = a_leg.profile.clone(keep_times=False, index=False)
@@ -810,9 +812,10 @@ def _wait_for_answer(
         if a_leg is not None and not a_leg.answered:
             if any(a.channel.early for a in attempts) and not a_leg.early:
                 pass
-            if any(a.channel.ring_ready_sent for a in attempts):
-                if not _ignore_early_media(a_leg):
-                    a_leg.ring_ready()
+            ringing = [a for a in attempts if a.channel.ring_ready_sent]
+            if ringing and not _ignore_early_media(a_leg):
+                _callee_to_caller(a_leg, ringing[0].channel)
+                a_leg.ring_ready()
         for attempt in live:
             if now >= attempt.timeout:
                 attempt.channel.hangup("NO_ANSWER")
@@ -830,6 +833,13 @@ def _wait_for_answer(
         for waiter in waiters:
             waiter.clear()
         gevent.wait(waiters, timeout=clock.real(max(next_deadline, 0.001)), count=1)
+
+
+def _callee_to_caller(a_leg: Channel, b_leg: Channel) -> None:
+    """The caller's profile learns whom it is calling."""
+    if not a_leg.profile.callee_id_number:
+        a_leg.profile.callee_id_name = b_leg.profile.callee_id_name
+        a_leg.profile.callee_id_number = b_leg.profile.callee_id_number
 
 
 def _ignore_early_media(a_leg: Channel) -> bool:
@@ -861,14 +871,15 @@ def bridge_app(a_leg: Channel, dial_string: str) -> bool:
         return _bridge_failed(a_leg, result)
     b_leg = result.channel
     assert b_leg is not None
-    for uuid, cause in result.causes:
-        a_leg.push_variable("originate_causes", f"{uuid};{cause}")
     if a_leg.hungup:
         b_leg.hangup("ORIGINATOR_CANCEL")
         return False
+    _callee_to_caller(a_leg, b_leg)
     _answer_a_leg(a_leg, b_leg)
-    for uuid, cause in result.causes:
-        a_leg.push_variable("originate_causes", f"{uuid};{cause}")
+    # FreeSWITCH records the causes twice on success (originate, then bridge).
+    for _ in range(2):
+        for uuid, cause in result.causes:
+            a_leg.push_variable("originate_causes", f"{uuid};{cause}")
     originated = a_leg.variables.get("originated_legs")
     if isinstance(originated, str):
         a_leg.push_variable("originated_legs", originated)
@@ -886,21 +897,18 @@ def _answer_a_leg(a_leg: Channel, b_leg: Channel) -> None:
 
 
 def _run_bridge(a_leg: Channel, b_leg: Channel) -> bool:
-    directory = getattr(b_leg, "directory_variables", None) or {}
-    b_leg.set_variable("endpoint_disposition", "ANSWER")
-    for name, value in directory.items():
-        b_leg.set_variable(name, value)
     b_leg.set_driver(lambda: _b_leg_bridged(b_leg, a_leg))
+    # The originator's profile as the B leg knows it is taken again now
+    # that the A leg has its callee id.
+    b_leg.other_profile = a_leg.profile.clone(keep_times=False, index=False)
     b_leg.fire("CHANNEL_OUTGOING")
     a_leg.set_variable("originate_signal_bond", None)
     bridge_channels(a_leg, b_leg)
     call_update(a_leg, b_leg)
     a_leg.bridge_wait()
-    if a_leg.hungup:
-        a_leg.set_variable("last_bridge_role", "originator")
-    unbridge_channels(a_leg, b_leg)
     cause = b_leg.hangup_cause or a_leg.hangup_cause or "NORMAL_CLEARING"
     a_leg.set_variable("bridge_hangup_cause", cause)
+    unbridge_channels(a_leg, b_leg)
     if a_leg.interrupted:
         return False
     if a_leg.true("hangup_after_bridge"):
@@ -923,13 +931,25 @@ def _b_leg_bridged(b_leg: Channel, a_leg: Channel) -> None:
     if b_leg.hungup:
         return
     b_leg._enter(CS_EXCHANGE_MEDIA)
+    accepted(b_leg)
     if not a_leg.hungup:
         call_update(b_leg, a_leg)
         b_leg.bridge_wait()
-    if b_leg.hungup:
+    b_leg.bridge_hangup_cause = a_leg.hangup_cause or "NORMAL_CLEARING"
+    if b_leg.hungup or b_leg.interrupted:
+        b_leg.route_loop()
         return
-    b_leg.set_variable("bridge_hangup_cause", a_leg.hangup_cause or "NORMAL_CLEARING")
-    b_leg.route_loop()
+    # The bridge is over and the leg has nothing left to run.
+    b_leg.hangup("NORMAL_CLEARING")
+
+
+def accepted(b_leg: Channel) -> None:
+    """Variables the originate sets on the leg that answered."""
+    b_leg.set_variable("endpoint_disposition", "ANSWER")
+    for name, value in b_leg.directory_variables.items():
+        b_leg.set_variable(name, value)
+    if b_leg.directory_variables or b_leg.get_variable("dialed_user"):
+        b_leg.set_variable("originate_endpoint", "user")
 
 
 def _bridge_failed(a_leg: Channel, result: OriginateResult) -> bool:
