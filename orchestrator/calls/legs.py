@@ -84,9 +84,9 @@ def leg_of(event: Event) -> Leg | None:
         call_uuid=_call_uuid(event, uuid),
         user=user,
         side=side,
-        caller_number=_number(caller_number),
+        caller_number=number(caller_number),
         caller_name=caller_name,
-        callee_number=_number(_callee(event, side)),
+        callee_number=number(_callee(event, side)),
         channel_name=text(event, "Channel-Name") or "",
     )
 
@@ -127,7 +127,7 @@ def _callee(event: Event, side: str | None) -> str | None:
     return text(event, "Caller-Destination-Number")
 
 
-def _number(raw: str | None) -> str | None:
+def number(raw: str | None) -> str | None:
     """E.164 for an external number, as dialled for an extension or a code."""
     if not raw:
         return None

@@ -271,7 +271,7 @@ class RecordWriter:
         self.spool = Path(spool) if spool else None
         self.batch = batch
         self.retry = retry or RetryPolicy()
-        self.on_written = on_written
+        self._listeners = [on_written] if on_written else []
         self.rejected: list[Any] = []
         self._queue: deque[Any] = deque()
         self._lock = threading.Lock()
@@ -291,6 +291,10 @@ class RecordWriter:
             self._queue.append(item)
             self._append_spool([item])
         self._wake.set()
+
+    def add_listener(self, listener: Callable[[list[Any]], None]) -> None:
+        """Call ``listener(items)`` after items were written."""
+        self._listeners.append(listener)
 
     @property
     def pending(self) -> int:
@@ -400,8 +404,12 @@ class RecordWriter:
             self._rewrite_spool()
             if not self._queue:
                 self._empty.notify_all()
-        if notify and self.on_written is not None:
-            self.on_written(batch)
+        if notify:
+            for listener in self._listeners:
+                try:
+                    listener(batch)
+                except Exception:
+                    log.exception("listener %r failed after a write", listener)
 
     # -- spool file ---------------------------------------------------------------
 
