@@ -652,6 +652,19 @@ def app_playback(call: AppCall) -> None:
     channel.set_response(result if result != "PLAYBACK ERROR" else result)
 
 
+def play_file(channel: Channel, path: str, terminators: str = "") -> str:
+    """switch_ivr_play_file inside another application.
+
+    Only the ``playback`` application reports its result as
+    Application-Response; a prompt played by ``read``, ``voicemail`` ...
+    leaves the running application's response alone.
+    """
+    before = channel.variables.get("current_application_response")
+    result = channel.playback(path, terminators=terminators)
+    channel.set_variable("current_application_response", before)
+    return result
+
+
 def _consume_until(channel: Channel, terminators: str) -> str | None:
     """Digits the playback's DTMF callback took: up to the terminator."""
     queue = channel.dtmf_queue
@@ -687,7 +700,7 @@ def read_digits(
         channel.set_variable(var_name, None)
     channel.pre_answer()
     if prompt and prompt.lower() != "silence":
-        outcome = channel.playback(prompt, terminators=ALL_DIGITS)
+        outcome = play_file(channel, prompt, terminators=ALL_DIGITS)
         if channel.hungup or outcome == "FILE NOT FOUND":
             return ReadResult("failure", "")
     digits = ""
@@ -832,7 +845,7 @@ def play_and_get_digits(
         if channel.interrupted:
             break
         if invalid_prompt:
-            channel.playback(invalid_prompt)
+            play_file(channel, invalid_prompt)
         tries -= 1
     if transfer_on_failure:
         parts = transfer_on_failure.split()
@@ -1341,7 +1354,7 @@ class _Leave:
                 if channel.interrupted:
                     return None
                 path = f"{self.profile.sound_prefix}/{relative}"
-                channel.playback(path, terminators=ALL_DIGITS if breakable else "")
+                play_file(channel, path, terminators=ALL_DIGITS if breakable else "")
                 if breakable and not channel.dtmf_queue.empty():
                     return channel.dtmf_queue.get_nowait()
         return None
@@ -1519,6 +1532,11 @@ def _wait_recording(channel: Channel, limit: float, terminator_key: str) -> str 
     return None
 
 
+_SET_READ_CODEC = CallSite(
+    "switch_core_codec.c", "switch_core_session_set_read_codec", 279
+)
+
+
 def _set_read_codec(channel: Channel, name: str | None, bit_rate: str | None) -> None:
     """The read codec change record_file makes (CODEC event, read_* variables).
 
@@ -1543,6 +1561,7 @@ def _set_read_codec(channel: Channel, name: str | None, bit_rate: str | None) ->
     )
     event.set("Channel-Read-Codec-Name", read_name)
     event.set("Channel-Read-Codec-Bit-Rate", read_bits)
+    event.origin = _SET_READ_CODEC
     channel.switch.fire(event)
     channel.set_variable("read_codec", read_name)
     channel.set_variable("read_rate", rate)
