@@ -16,6 +16,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from orchestrator.store import models as m
@@ -93,20 +94,23 @@ def _form(
 @requires(m.Role.ADMIN)
 def user_save(user_id: int) -> Any:
     actor = user_or_fail()
-    settings = _services().settings
-    with _services().store.session() as db:
+    country = _services().settings.country
+    made: dict[str, Any] = {}
+
+    def change(db: Session) -> None:
         user = _user(db, user_id)
-        try:
-            values = useredit.parse(db, user, request.form, settings.country)
-            made = useredit.apply(db, actor, user, values)
-        except errors.InvalidInput as exc:
-            db.rollback()
-            entered = _entered(request.form)
-            return _form(db, _user(db, user_id), entered, exc.details)
-        if made:
-            revisions.publish_change(
-                db, actor, _("User %(name)s changed", name=user.name)
-            )
+        values = useredit.parse(db, user, request.form, country)
+        made.update(useredit.apply(db, actor, user, values))
+        if not made:
+            raise revisions.NothingChanged()
+
+    try:
+        with _services().store.session() as db:
+            name = _user(db, user_id).name
+        revisions.publish(actor, f"User {name} changed", change)
+    except errors.InvalidInput as exc:
+        with _services().store.session() as db:
+            return _form(db, _user(db, user_id), _entered(request.form), exc.details)
     flash(_("Saved.") if made else _("Nothing was changed."))
     return redirect(url_for("admin.user_edit", user_id=user_id))
 
@@ -115,19 +119,21 @@ def user_save(user_id: int) -> Any:
 @requires(m.Role.ADMIN)
 def user_create() -> Any:
     actor = user_or_fail()
-    settings = _services().settings
+    country = _services().settings.country
     username = request.form.get("username", "")
-    with _services().store.session() as db:
-        try:
-            values = useredit.parse(db, None, request.form, settings.country)
-            user = useredit.create(db, actor, username, values)
-        except errors.InvalidInput as exc:
-            db.rollback()
+    created: list[int] = []
+
+    def change(db: Session) -> None:
+        values = useredit.parse(db, None, request.form, country)
+        created.append(useredit.create(db, actor, username, values).id)
+
+    try:
+        revisions.publish(actor, f"User {username} added", change)
+    except errors.InvalidInput as exc:
+        with _services().store.session() as db:
             return _form(db, None, _entered(request.form), exc.details, username)
-        revisions.publish_change(db, actor, _("User %(name)s added", name=user.name))
-        user_id = user.id
     flash(_("User added."))
-    return redirect(url_for("admin.user_edit", user_id=user_id))
+    return redirect(url_for("admin.user_edit", user_id=created[0]))
 
 
 def _entered(form: Any) -> dict[str, Any]:
@@ -170,8 +176,7 @@ def revision(revision_id: int) -> Any:
 @requires(m.Role.ADMIN)
 def revision_restore(revision_id: int) -> Response:
     actor = user_or_fail()
-    with _services().store.session() as db:
-        new_id = revisions.restore(db, actor, revision_id)
+    new_id = revisions.restore(actor, revision_id)
     flash(
         _("Revision %(old)s restored as revision %(new)s.", old=revision_id, new=new_id)
     )

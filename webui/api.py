@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from orchestrator.store import models as m
 from webui import errors, history, livestate, revisions, selfservice, useredit
@@ -70,9 +71,7 @@ def me_dnd() -> Any:
     value = _body().get("dnd")
     if not isinstance(value, bool):
         raise errors.InvalidInput(details={"dnd": "true or false"})
-    user = user_or_fail()
-    with _services().store.session() as db:
-        selfservice.set_dnd(db, user, value)
+    selfservice.publish_dnd(user_or_fail(), value)
     return jsonify(dnd=value)
 
 
@@ -90,8 +89,12 @@ def me_forwards() -> Any:
 def me_forward_put(kind: str) -> Any:
     user = user_or_fail()
     body = _body()
-    with _services().store.session() as db:
-        selfservice.save_forward(db, user, kind, body, _services().settings.country)
+    country = _services().settings.country
+
+    def change(db: Session) -> None:
+        selfservice.save_forward(db, user, kind, body, country)
+
+    revisions.publish(user, f"Forwarding {kind} of {user.username}", change)
     with _services().store.session() as db:
         rule = next(f for f in selfservice.forwards_of(db, user) if f.kind == kind)
     return jsonify(rule.as_dict())
@@ -105,19 +108,7 @@ def me_calls() -> Any:
         raise errors.InvalidInput(details={"filter": ", ".join(history.FILTERS)})
     with _services().store.session() as db:
         lines = history.calls_of(db, user_or_fail().id, which)
-    return jsonify(
-        [
-            {
-                "call_uuid": line.call_uuid,
-                "kind": line.kind,
-                "number": line.number,
-                "name": line.name,
-                "started_at": line.started_at.isoformat(),
-                "duration_s": line.duration_s,
-            }
-            for line in lines
-        ]
-    )
+    return jsonify([line.as_json() for line in lines])
 
 
 @blueprint.get("/me/voicemail")
@@ -172,15 +163,21 @@ def user_patch(user_id: int) -> Any:
     unknown = sorted(set(body) - set(useredit.FIELDS))
     if unknown:
         raise errors.InvalidInput(details={name: "unknown field" for name in unknown})
-    with _services().store.session() as db:
+    country = _services().settings.country
+
+    def change(db: Session) -> None:
         found = db.get(m.User, user_id)
         if found is None:
             raise errors.NotFound()
         values = useredit.current_values(found) | body
-        checked = useredit.parse(db, found, values, _services().settings.country)
-        made = useredit.apply(db, actor, found, checked)
-        if made:
-            revisions.publish_change(db, actor, f"User {found.name} changed")
+        checked = useredit.parse(db, found, values, country)
+        if not useredit.apply(db, actor, found, checked):
+            raise revisions.NothingChanged()
+
+    revisions.publish(actor, f"User {user_id} changed", change)
+    with _services().store.session() as db:
+        found = db.get(m.User, user_id)
+        assert found is not None
         return jsonify(_user_json(found))
 
 

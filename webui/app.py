@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +12,8 @@ from flask import Flask, current_app, request
 
 from orchestrator import live as live_mod
 from orchestrator import settings as settings_mod
+from orchestrator.config.notifier import Notifier
+from orchestrator.config.xml_curl import init_xml_curl
 from orchestrator.domain import numbering
 from orchestrator.store.db import Store
 from webui import errors, i18n, security
@@ -28,11 +29,6 @@ MAX_BODY = 64 * 1024
 MACHINE_BODY = 1 << 20
 DEFAULT_SECRET = "change-me"
 
-# Endpoints of other parts of the orchestrator served by this app, as
-# (module, function registering them on the app); each is a machine endpoint
-# without a session, guarded by its own rules.
-MACHINE_ENDPOINTS = [("orchestrator.config.xml_curl", "init_xml_curl")]
-
 
 @dataclass
 class Services:
@@ -44,6 +40,7 @@ class Services:
     gateway: Any | None
     entra: EntraSignIn
     failures: FailureCounter
+    notifier: Notifier
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -67,6 +64,7 @@ def create_app(
         gateway=gateway,
         entra=EntraSignIn(settings),
         failures=FailureCounter(live),
+        notifier=Notifier(gateway, live),
     )
     errors.register(app)
     security.init_app(app)
@@ -128,21 +126,14 @@ def _blueprints(app: Flask) -> None:
     live.sock.init_app(app)
     app.config["MACHINE_ENDPOINTS"] = set()
     app.before_request(_machine_body_limit)
-    for module_name, function in MACHINE_ENDPOINTS:
-        _register_machine_endpoints(app, module_name, function)
+    _machine_endpoints(app)
 
 
-def _register_machine_endpoints(app: Flask, module_name: str, function: str) -> None:
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        log.debug("%s not installed; its endpoints are not served", module_name)
-        return
+def _machine_endpoints(app: Flask) -> None:
+    """The switch's xml_curl endpoint: no session, guarded by its own rules."""
     services: Services = app.extensions["schakel"]
     before = set(app.view_functions)
-    getattr(module, function)(app, services.settings, services.store)
+    init_xml_curl(app, services.settings, services.store)
     added = set(app.view_functions) - before
     app.config["PUBLIC_ENDPOINTS"].update(added)
     app.config["CSRF_EXEMPT_ENDPOINTS"].update(added)

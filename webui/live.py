@@ -20,13 +20,13 @@ from flask import Blueprint, current_app, render_template
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
+from orchestrator.calls.presence import CHANNEL
 from orchestrator.store import models as m
 from webui import livestate
 from webui.security import requires
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "schakel:live"
 CLIENT_BACKLOG = 256
 POLL_SECONDS = 1.0
 

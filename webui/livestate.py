@@ -11,19 +11,16 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from orchestrator.calls.presence import CALLS_KEY, PRESENCE_KEY
 from orchestrator.store import models as m
 
 log = logging.getLogger(__name__)
-
-# Hashes kept by the event handlers: call UUID -> call as JSON, and
-# extension -> presence state.
-CALLS_KEY = "schakel:live:calls"
-PRESENCE_KEY = "schakel:presence"
 
 
 @dataclass(frozen=True)
 class Person:
     user_id: int
+    username: str
     name: str
     extension: str | None
     state: str
@@ -70,9 +67,10 @@ def people(db: Session, live: redis.Redis) -> list[Person]:
     return [
         Person(
             user_id=user.id,
+            username=user.username,
             name=user.name,
             extension=user.extension,
-            state="dnd" if user.dnd else states.get(user.extension or "", "unknown"),
+            state=states.get(user.username, "dnd" if user.dnd else "offline"),
             dnd=user.dnd,
         )
         for user in users

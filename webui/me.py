@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from orchestrator.store import models as m
-from webui import errors, history, selfservice
+from webui import errors, history, revisions, selfservice
 from webui.security import requires, user_or_fail
 
 log = logging.getLogger(__name__)
@@ -91,8 +91,7 @@ def _entered(current: Any, form: dict[str, Any]) -> selfservice.ForwardChoice:
 def dnd() -> Response:
     user = user_or_fail()
     on = request.form.get("dnd") == "on"
-    with _services().store.session() as db:
-        selfservice.set_dnd(db, user, on)
+    selfservice.publish_dnd(user, on)
     flash(_("Do not disturb is on.") if on else _("Do not disturb is off."))
     return redirect(url_for("me.index"))
 
@@ -102,9 +101,13 @@ def dnd() -> Response:
 def forward(kind: str) -> Any:
     user = user_or_fail()
     country = _services().settings.country
+    form = request.form
+
+    def change(db: Session) -> None:
+        selfservice.save_forward(db, user, kind, form, country)
+
     try:
-        with _services().store.session() as db:
-            selfservice.save_forward(db, user, kind, request.form, country)
+        revisions.publish(user, f"Forwarding {kind} of {user.username}", change)
     except errors.InvalidInput as exc:
         entered = dict(request.form.items()) | {"kind": kind}
         return _render_index({kind: exc.details}, entered)
@@ -117,8 +120,14 @@ def forward(kind: str) -> Any:
 def group(group_id: int) -> Response:
     user = user_or_fail()
     logged_in = request.form.get("logged_in") == "on"
-    with _services().store.session() as db:
-        name = selfservice.set_hunt_membership(db, user, group_id, logged_in)
+    names: list[str] = []
+
+    def change(db: Session) -> None:
+        names.append(selfservice.set_hunt_membership(db, user, group_id, logged_in))
+
+    what = "logged in to" if logged_in else "logged out of"
+    revisions.publish(user, f"{user.username} {what} hunt group {group_id}", change)
+    name = names[0]
     if logged_in:
         flash(_("You are logged in to %(group)s.", group=name))
     else:

@@ -146,6 +146,8 @@ def _check_access() -> None:
             ",".join(sorted(roles)),
         )
         raise errors.Forbidden()
+    if request.url_rule is not None and request.url_rule.websocket:
+        check_same_origin()
 
 
 def _check_csrf() -> None:

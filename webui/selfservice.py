@@ -12,10 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from orchestrator.calls.directory import UserDirectory
+from orchestrator.calls.presence import PresenceTracker
 from orchestrator.domain import numbering, traffic
 from orchestrator.store import models as m
 from webui import errors
@@ -316,3 +319,26 @@ def set_hunt_membership(
             group_id,
         )
     return member.group.name
+
+
+def publish_dnd(user: m.User, on: bool) -> None:
+    """Store do-not-disturb as a revision, then show the new presence live."""
+    from webui import revisions
+
+    def change(db: Session) -> None:
+        set_dnd(db, user, on)
+
+    state = "on" if on else "off"
+    revisions.publish(user, f"Do not disturb {state} for {user.username}", change)
+    presence_tracker().recompute(user.username)
+
+
+def presence_tracker() -> PresenceTracker:
+    """This process's view of presence, for publishing a change at once."""
+    services = current_app.extensions["schakel"]
+    tracker = services.extra.get("presence")
+    if tracker is None:
+        directory = UserDirectory(services.store)
+        tracker = services.extra["presence"] = PresenceTracker(services.live, directory)
+    tracker.directory.invalidate()
+    return tracker

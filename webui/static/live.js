@@ -1,5 +1,5 @@
 // The live page: a websocket to /ws/live delivers a snapshot, then one JSON
-// event per change. Calls are keyed by UUID, colleagues by extension.
+// event per change. Calls are keyed by leg UUID, colleagues by user name.
 "use strict";
 
 (() => {
@@ -32,7 +32,7 @@
     row.replaceChildren(
       cell(call.from_name ? call.from_name + " " + (call.from || "") : call.from),
       cell(call.to),
-      cell(call.queue),
+      cell(call.queue || call.extension),
       cell(label(call.state || "unknown")),
       cell(call.since ? new Date(call.since * 1000).toLocaleTimeString() : ""),
     );
@@ -53,9 +53,10 @@
     empty.hidden = calls.size > 0;
   }
 
-  function applyPresence(extension, state) {
-    const row = document.querySelector(
-      '#presence tr[data-extension="' + CSS.escape(String(extension)) + '"]');
+  function applyPresence(user, extension, state) {
+    const row =
+      document.querySelector('#presence tr[data-user="' + CSS.escape(String(user)) + '"]') ||
+      document.querySelector('#presence tr[data-extension="' + CSS.escape(String(extension)) + '"]');
     if (!row) return;
     const badge = row.querySelector(".badge");
     badge.textContent = label(state);
@@ -68,13 +69,13 @@
       calls.clear();
       tbody.replaceChildren();
       for (const call of event.calls || []) applyCall(call);
-      for (const [ext, state] of Object.entries(event.presence || {})) applyPresence(ext, state);
+      for (const [user, state] of Object.entries(event.presence || {})) applyPresence(user, null, state);
       counter.textContent = String(calls.size);
       empty.hidden = calls.size > 0;
     } else if (event.type === "call") {
       applyCall(event);
     } else if (event.type === "presence") {
-      applyPresence(event.extension, event.state);
+      applyPresence(event.user, event.extension, event.state);
     }
   }
 
