@@ -20,7 +20,10 @@ from dataclasses import dataclass, field
 
 from orchestrator.domain.hunt import HuntStep
 
+# Characters that end a value or a leg. ``${name}`` references are fine:
+# FreeSWITCH expands them when the bridge starts.
 _UNSAFE = re.compile(r"[,\[\]{}|]")
+_REFERENCE = re.compile(r"\$\{[A-Za-z0-9_]+\}")
 
 
 class DialStringError(ValueError):
@@ -42,7 +45,7 @@ def _pairs(variables: Mapping[str, str | int]) -> str:
     parts = []
     for name, value in variables.items():
         text = str(value)
-        if _UNSAFE.search(text) or _UNSAFE.search(name):
+        if _UNSAFE.search(_REFERENCE.sub("", text)) or _UNSAFE.search(name):
             raise DialStringError(f"{name}={text!r} cannot go into a dial string")
         parts.append(f"{name}={text}")
     return ",".join(parts)
@@ -90,7 +93,12 @@ def user_legs(
     legs = device_legs(sip_users, domain, seconds)
     if one_number == "off" or not mobile:
         return legs
-    variables: dict[str, str | int] = {"leg_timeout": seconds}
+    # The mobile shows the caller as a colleague's phone would: the external
+    # caller's number, or a colleague's own outside number, never an extension.
+    variables: dict[str, str | int] = {
+        "leg_timeout": seconds,
+        "origination_caller_id_number": "${schakel_external_cli}",
+    }
     if one_number == "after" and delay > 0:
         variables["leg_delay_start"] = delay
     legs.append(Leg(gateway_endpoint(gateway, mobile), variables))

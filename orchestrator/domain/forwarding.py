@@ -11,8 +11,9 @@ number is valid and within the user's traffic class) and
 :func:`check_no_loop` (no chain of forwards and group fallbacks comes back
 to where it started). A call in progress is bounded as well: the dialplan
 records each hop in :data:`PATH_VARIABLE` and stops forwarding after
-:data:`MAX_FORWARD_HOPS` hops or when a hop would revisit a user, using
-:func:`visited_regex` and :func:`hops_regex`.
+:data:`MAX_FORWARD_HOPS` hops or when a hop would revisit a user or group,
+using :func:`visited_regex` and :func:`hops_regex` on the path of addresses
+(``,user-12,hunt_group-2``) the call has passed.
 
 :func:`user_route` turns a user's rules into the steps the dialplan takes.
 """
@@ -413,25 +414,19 @@ def _label(node: Node, ctx: ForwardContext) -> str:
 # --- run-time bound -----------------------------------------------------------
 
 
-def hop_token(kind: str, row_id: int) -> str:
-    """How one hop is written into :data:`PATH_VARIABLE` (``u12``, ``g3``)."""
-    return ("u" if kind == "user" else "g") + str(row_id)
-
-
-def visited_regex(kind: str, row_id: int) -> str:
-    """Matches a path that already passed this user or group."""
-    return rf"(^|,){re.escape(hop_token(kind, row_id))}(,|$)"
+def visited_regex(address: str) -> str:
+    """Matches a path that already passed ``address`` (``user-12``)."""
+    return rf"(^|,){re.escape(address)}(,|$)"
 
 
 def hops_regex(hops: int = MAX_FORWARD_HOPS) -> str:
-    """Matches a path of ``hops`` or more hops."""
-    return rf"^[^,]+(,[^,]+){{{hops - 1},}}$"
+    """Matches a path of ``hops`` or more hops (each written ``,address``)."""
+    return rf"^(,[^,]+){{{hops},}}$"
 
 
-def append_hop(path: str | None, kind: str, row_id: int) -> str:
-    """The path after one more hop (what the dialplan's set does)."""
-    token = hop_token(kind, row_id)
-    return f"{path},{token}" if path else token
+def append_hop(path: str | None, address: str) -> str:
+    """The path after one more hop (what the dialplan's ``set`` does)."""
+    return f"{path or ''},{address}"
 
 
 # --- routing ------------------------------------------------------------------
@@ -448,7 +443,7 @@ class UserRoute:
     """
 
     user_id: int
-    extension: str
+    extension: str | None
     dnd: bool
     ring_seconds: int
     always: Step | None
@@ -471,8 +466,6 @@ def user_route(
     Without a rule for an outcome, the caller gets the user's voicemail if
     it is on, and otherwise the outcome's own hangup cause.
     """
-    if not user.extension:
-        raise ValueError(f"user {user.id} has no extension to route")
     by_kind = {r.kind: r for r in rules if r.enabled and r.user_id == user.id}
 
     def step(kind: Kind, cause: str) -> Step:
@@ -498,7 +491,9 @@ def user_route(
 
 
 def _voicemail(user: _User, *, announce: bool = False) -> Step:
-    return Step(Action.VOICEMAIL, mailbox=user.extension, announce=announce)
+    return Step(
+        Action.VOICEMAIL, target_id=user.id, mailbox=user.extension, announce=announce
+    )
 
 
 def _rule_step(

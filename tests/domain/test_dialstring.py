@@ -20,7 +20,10 @@ def test_user_devices_only():
 
 def test_one_number_together_and_after():
     legs = user_legs(["2301"], "d", 20, one_number="together", mobile="+31612345678")
-    assert legs[-1] == Leg("sofia/gateway/trunk/+31612345678", {"leg_timeout": 20})
+    assert legs[-1] == Leg(
+        "sofia/gateway/trunk/+31612345678",
+        {"leg_timeout": 20, "origination_caller_id_number": "${schakel_external_cli}"},
+    )
     legs = user_legs(
         ["2301"],
         "d",
@@ -31,7 +34,8 @@ def test_one_number_together_and_after():
         gateway="kpn",
     )
     assert legs[-1].render() == (
-        "[leg_timeout=20,leg_delay_start=8]sofia/gateway/kpn/+31612345678"
+        "[leg_timeout=20,origination_caller_id_number=${schakel_external_cli},"
+        "leg_delay_start=8]sofia/gateway/kpn/+31612345678"
     )
     assert len(user_legs(["2301"], "d", 20, one_number="after", mobile=None)) == 1
 
@@ -50,8 +54,10 @@ def test_global_variables_and_unsafe_values():
     assert render([[Leg("user/1@d")]], {"ignore_early_media": "true"}) == (
         "{ignore_early_media=true}user/1@d"
     )
-    with pytest.raises(DialStringError, match="cannot go into a dial string"):
-        render([[Leg("user/1@d", {"x": "a,b"})]])
+    for bad in ("a,b", "a}", "{a", "x]", "a|b"):
+        with pytest.raises(DialStringError, match="cannot go into a dial string"):
+            render([[Leg("user/1@d", {"x": bad})]])
+    assert Leg("u", {"x": "<sip:${a}@d>;r=1"}).render() == "[x=<sip:${a}@d>;r=1]u"
 
 
 def test_one_number_delay_must_be_inside_the_ring_time():

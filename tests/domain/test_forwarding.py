@@ -164,19 +164,19 @@ def test_run_time_bound_regexes():
     path = None
     for uid in range(1, MAX_FORWARD_HOPS + 1):
         assert not (path and re.search(hops_regex(), path))
-        path = append_hop(path, "user", uid)
-    assert path == "u1,u2,u3,u4,u5"
+        path = append_hop(path, f"user-{uid}")
+    assert path == ",user-1,user-2,user-3,user-4,user-5"
     assert re.search(hops_regex(), path)
-    assert re.search(visited_regex("user", 3), path)
-    assert not re.search(visited_regex("user", 33), "u1,u33x")
-    assert re.search(visited_regex("user", 33), "u1,u33")
-    assert not re.search(visited_regex("hunt_group", 1), path)
+    assert re.search(visited_regex("user-3"), path)
+    assert not re.search(visited_regex("user-33"), ",user-1,user-33x")
+    assert re.search(visited_regex("user-33"), ",user-1,user-33")
+    assert not re.search(visited_regex("hunt_group-1"), path)
 
 
 def test_route_without_rules_goes_to_voicemail_or_hangs_up(ctx):
     route = user_route(ctx.users[1], [], ctx.users)
     assert route.always is None and route.ring_seconds == 20
-    assert route.on_busy == Step(Action.VOICEMAIL, mailbox="2301")
+    assert route.on_busy == Step(Action.VOICEMAIL, target_id=1, mailbox="2301")
     route = user_route(ctx.users[4], [], ctx.users)
     assert route.on_busy == Step(Action.HANGUP, cause="USER_BUSY")
     assert route.on_no_answer.cause == "NO_ANSWER"
@@ -208,5 +208,5 @@ def test_route_with_rules(ctx):
 def test_route_to_a_colleague_who_left_falls_back_to_voicemail(ctx):
     ctx.users[2].active = False
     route = user_route(ctx.users[1], [rule(target_type="user", target_id=2)], ctx.users)
-    assert route.always == Step(Action.VOICEMAIL, mailbox="2301")
+    assert route.always == Step(Action.VOICEMAIL, target_id=1, mailbox="2301")
     assert isinstance(InvalidForwardTarget("a", "b"), ForwardingError)
