@@ -479,8 +479,9 @@ class Channel:
             self.sip.on_reporting(self)
         if self.bridge_hangup_cause:
             self.set_variable("bridge_hangup_cause", self.bridge_hangup_cause)
-        # The session's call_uuid ends up as the leg's own uuid.
-        self.set_variable("call_uuid", self.uuid)
+        if self.profile.times.get("bridged"):
+            # After a bridge the session's call_uuid is the leg's own again.
+            self.set_variable("call_uuid", self.uuid)
 
     def _set_timestamps(self) -> None:
         """switch_channel_set_timestamps: the billing variables."""
@@ -691,6 +692,7 @@ class Channel:
         self.fire("CHANNEL_ANSWER")
         if self.sip is not None and self.sip.inbound:
             self.set_variable("endpoint_disposition", "ANSWER")
+            self.sip.expect_ack(self)
         self.presence_event(
             "answered",
             "active",
@@ -946,14 +948,15 @@ class Channel:
             f"{now // 1_000_000}:{self.switch.new_uuid()}:bl_xfer:"
             f"{destination}/{context}/{profile.dialplan}"
         )
-        profile.times = {
-            "profile_created": now,
-            "created": old.times.get("created", 0),
-        }
+        profile.times = dict(old.times)
+        profile.times["profile_created"] = now
         old.times["transferred"] = now
         self.profile = profile
         self.set_variable("transfer_source", profile.transfer_source)
         self.push_variable("transfer_history", profile.transfer_source)
+        forwards = self.get_variable("max_forwards")
+        if forwards and forwards.isdigit():
+            self.set_variable("max_forwards", str(max(int(forwards) - 1, 0)))
         self.other_type = None
         self.other_profile = None
         self.hit_dialplan = True

@@ -37,6 +37,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import gevent
+
 from simulator.events import Event
 
 if TYPE_CHECKING:
@@ -92,6 +94,9 @@ CAUSE_TO_SIP = {
     "USER_NOT_REGISTERED": 404,
     "SUBSCRIBER_ABSENT": 480,
 }
+
+# Virtual seconds between our 200 OK and the caller's ACK.
+ACK_DELAY = 0.02
 
 CODEC_STRING = (
     "CORE_PCM_MODULE.PCMU@8000h@20i@64000b,CORE_PCM_MODULE.PCMA@8000h@20i@64000b"
@@ -456,11 +461,11 @@ class SipLeg:
         p = self.profile
         v = channel.set_variable
         if self.inbound:
-            partner_sdp = media_sdp
-            if partner_sdp:
-                v("switch_m_sdp", partner_sdp)
-            v("video_media_flow", "inactive")
-            v("text_media_flow", "inactive")
+            if media_sdp:
+                # Media negotiated against the bridged leg's SDP.
+                v("switch_m_sdp", media_sdp)
+                v("video_media_flow", "inactive")
+                v("text_media_flow", "inactive")
             v("rtp_use_codec_string", "OPUS,G722,PCMU,PCMA,H264,VP8")
         else:
             self._reply_variables(channel)
@@ -521,6 +526,20 @@ class SipLeg:
             ),
         )
 
+    def expect_ack(self, channel: Channel) -> None:
+        """The caller ACKs our 200 OK a network round trip later."""
+        clock = channel.clock
+
+        def ack() -> None:
+            if channel.hungup:
+                return
+            if "sip_to_tag" not in channel.variables:
+                channel.set_variable("sip_to_tag", self.local_tag)
+            if "sip_cseq" not in channel.variables:
+                channel.set_variable("sip_cseq", str(self.cseq))
+
+        gevent.spawn_later(clock.real(ACK_DELAY), ack)
+
     def on_call_update(self, channel: Channel) -> None:
         """sofia tells the caller's phone whom it talks to now (UPDATE)."""
         if self.inbound:
@@ -552,6 +571,12 @@ class SipLeg:
         elif reason == "refuse":
             status = self.refuse_status
             phrase = SIP_PHRASES.get(status, "")
+            v("sip_call_id", self.call_id)
+            v("sip_local_network_addr", self.profile.ip)
+            v("sip_reply_host", self.remote_host)
+            v("sip_reply_port", str(self.remote_port))
+            v("sip_network_ip", self.remote_host)
+            v("sip_network_port", str(self.remote_port))
             v("sip_hangup_disposition", "recv_refuse")
             v("sip_invite_failure_status", str(status))
             v("sip_invite_failure_phrase", phrase)

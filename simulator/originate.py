@@ -135,6 +135,7 @@ class OriginateResult:
     channel: Channel | None
     cause: str
     causes: list[tuple[str, str]] = field(default_factory=list)
+    refused: Channel | None = None
 
     @property
     def ok(self) -> bool:
@@ -498,14 +499,16 @@ def originate(
         )
     causes: list[tuple[str, str]] = []
     last_cause = "NO_ANSWER"
+    refused: Channel | None = None
     for group in parsed.groups:
         result = _ring_group(switch, group, base, a_leg, overall, causes)
         if result.ok:
             return OriginateResult(result.channel, "SUCCESS", causes)
         last_cause = result.cause
+        refused = result.refused
         if a_leg is not None and a_leg.hungup:
             return OriginateResult(None, "ORIGINATOR_CANCEL", causes)
-    return OriginateResult(None, last_cause, causes)
+    return OriginateResult(None, last_cause, causes, refused)
 
 
 def _ring_group(
@@ -556,7 +559,15 @@ def _ring_group(
         causes.append((winner.channel.uuid, "NONE"))
         return OriginateResult(winner.channel, "SUCCESS")
     cause = _group_cause(attempts, failures)
-    return OriginateResult(None, cause)
+    refused = next(
+        (
+            a.channel
+            for a in attempts
+            if a.channel.get_variable("sip_hangup_disposition") == "recv_refuse"
+        ),
+        None,
+    )
+    return OriginateResult(None, cause, refused=refused)
 
 
 def _group_cause(attempts: list[_Attempt], failures: list[str]) -> str:
@@ -954,10 +965,23 @@ def accepted(b_leg: Channel) -> None:
 
 def _bridge_failed(a_leg: Channel, result: OriginateResult) -> bool:
     cause = result.cause
+    refused = result.refused
+    if refused is not None:
+        # What the refusing leg answered is kept on the caller.
+        for name in ("sip_invite_failure_status", "sip_invite_failure_phrase"):
+            a_leg.set_variable(name, refused.get_variable(name))
+        a_leg.set_variable(
+            "sip_hangup_phrase", refused.get_variable("sip_invite_failure_phrase")
+        )
     for uuid, leg_cause in result.causes:
         a_leg.push_variable("originate_causes", f"{uuid};{leg_cause}")
     if result.causes:
         a_leg.set_variable("last_bridge_hangup_cause", cause)
+    if refused is not None:
+        a_leg.set_variable(
+            "last_bridge_proto_specific_hangup_cause",
+            refused.get_variable("proto_specific_hangup_cause"),
+        )
     a_leg.set_variable("originate_disposition", cause)
     a_leg.set_variable("DIALSTATUS", _DIALSTATUS.get(cause, cause))
     a_leg.set_variable("originate_failed_cause", cause)
