@@ -88,16 +88,18 @@ class XmlCurl:
             return None
         return self.renderer.render_configuration(form.get("key_value", ""), form)
 
-    def permits(self, remote_addr: str | None, auth: tuple[str, str] | None) -> bool:
-        if self.allow and not _address_in(remote_addr, self.allow):
-            return False
+    def source_allowed(self, remote_addr: str | None) -> bool:
+        return not self.allow or _address_in(remote_addr, self.allow)
+
+    def credentials_ok(self, auth: tuple[str, str] | None) -> bool:
         if not self.user:
             return True
         if auth is None:
             return False
-        return hmac.compare_digest(auth[0], self.user) & hmac.compare_digest(
-            auth[1], self.password
-        )
+        # Both compared, always: the time taken must not tell which was wrong.
+        user_ok = hmac.compare_digest(auth[0].encode(), self.user.encode())
+        password_ok = hmac.compare_digest(auth[1].encode(), self.password.encode())
+        return user_ok and password_ok
 
 
 def parse_allow(text: str) -> tuple[Network, ...]:
@@ -141,11 +143,23 @@ def _xml(body: str, status: int = 200) -> Response:
 def answer() -> Response:
     state: XmlCurl = current_app.extensions[EXTENSION_KEY]
     not_found = state.renderer.not_found
+    if not state.source_allowed(request.remote_addr):
+        log.warning(
+            "xml_curl request from %s: address not allowed", request.remote_addr
+        )
+        return Response("forbidden\n", status=403, mimetype="text/plain")
     auth = request.authorization
     credentials = (auth.username or "", auth.password or "") if auth else None
-    if not state.permits(request.remote_addr, credentials):
-        log.warning("xml_curl request from %s refused", request.remote_addr)
-        return Response("forbidden\n", status=403, mimetype="text/plain")
+    if not state.credentials_ok(credentials):
+        log.warning("xml_curl request from %s: bad credentials", request.remote_addr)
+        # With auth-scheme "any" libcurl first asks without credentials and
+        # answers this challenge.
+        return Response(
+            "unauthorized\n",
+            status=401,
+            mimetype="text/plain",
+            headers={"WWW-Authenticate": 'Basic realm="schakel xml_curl"'},
+        )
 
     form = _form()
     if form is None:
