@@ -1000,6 +1000,8 @@ def _partner_of(switch: Switch, uuid: str) -> Channel | None:
 # voicemail
 # --------------------------------------------------------------------------
 
+DEFAULT_STORAGE_DIR = "/usr/local/freeswitch/var/lib/freeswitch/storage"
+
 # Sounds mod_voicemail's English phrases play (relative to the sound prefix).
 _VM = "voicemail/8000/"
 VM_PHRASES: dict[str, list[str]] = {
@@ -1082,6 +1084,9 @@ class VoicemailStore:
         self.storage = storage
         self.profiles = {p.name: p for p in profiles} or {"default": VoicemailProfile()}
         self.messages: list[VoicemailMessage] = []
+        # (domain, user) -> the greeting file path mod_voicemail would play.
+        self.greetings: dict[tuple[str, str], str] = {}
+        self.greeting_files: set[str] = set()
         self._hooks: list[Callable[[VoicemailMessage], None]] = []
 
     def on_message(self, hook: Callable[[VoicemailMessage], None]) -> None:
@@ -1119,9 +1124,7 @@ class VoicemailStore:
                 log.exception("voicemail hook failed for %s", message.path)
 
     def _write_wav(self, message: VoicemailMessage) -> Path:
-        assert self.storage is not None
-        relative = message.path.lstrip("/")
-        target = self.storage / relative
+        target = self.local(message.path)
         target.parent.mkdir(parents=True, exist_ok=True)
         frames = int(message.message_len * 8000)
         with wave.open(str(target), "wb") as out:
@@ -1130,6 +1133,21 @@ class VoicemailStore:
             out.setframerate(8000)
             out.writeframes(struct.pack("<h", 0) * frames)
         return target
+
+    def storage_dir(self) -> str:
+        """The switch's storage directory (``$${storage_dir}``)."""
+        return self.switch.global_vars.get("storage_dir", DEFAULT_STORAGE_DIR)
+
+    def local(self, switch_path: str) -> Path:
+        """Where a file the switch names under its storage dir is kept here."""
+        assert self.storage is not None
+        prefix = self.storage_dir().rstrip("/") + "/"
+        relative = (
+            switch_path[len(prefix) :]
+            if switch_path.startswith(prefix)
+            else (switch_path.lstrip("/"))
+        )
+        return self.storage / relative
 
     def update_mwi(self, user: str, domain: str, reason: str) -> None:
         """update_mwi: a message-count lookup, MESSAGE_WAITING, mwi-update."""
@@ -1163,6 +1181,15 @@ class VoicemailStore:
         register("vm_boxcount", lambda switch, args: self.api_boxcount(args))
         register("vm_list", lambda switch, args: self.api_list(args))
         register("vm_delete", lambda switch, args: self.api_delete(args))
+        register("vm_read", lambda switch, args: self.api_read(args))
+        register(
+            "vm_fsdb_pref_greeting_set",
+            lambda switch, args: self.api_greeting_set(args),
+        )
+        # The switch asks this for the message lamp of a registering phone.
+        self.switch.voicemail_counts = lambda user, domain: self.counts(user, domain)[
+            :2
+        ]
 
     def api_boxcount(self, args: str) -> str:
         """``vm_boxcount <user>@<domain>[|new|saved|new-urgent|saved-urgent|all]``."""
@@ -1204,8 +1231,66 @@ class VoicemailStore:
             if not (m.user == user and m.domain == domain and wanted in (None, m.uuid))
         ]
         self.messages = keep
-        self.update_mwi(user, domain, "NEW")
+        self.update_mwi(user, domain, "DELETE")
         return "+OK\n"
+
+    def api_read(self, args: str) -> str:
+        """``vm_read <user>@<domain>[/profile] <read|unread> [<uuid>]``."""
+        parts = args.split()
+        if len(parts) < 2 or "@" not in parts[0]:
+            return "Usage: <id>@<domain>[/profile] <read|unread> [<uuid>]\n"
+        user, _, domain = parts[0].partition("@")
+        domain, _, profile = domain.partition("/")
+        mode = parts[1].lower()
+        if mode not in ("read", "unread") or self.profile(profile or "default") is None:
+            return "-ERR can't find user or profile.\n"
+        wanted = parts[2] if len(parts) > 2 else None
+        now = int(self.switch.clock.now())
+        for message in self.messages:
+            # As mod_voicemail: without a uuid, the whole domain.
+            if message.domain != domain or wanted not in (None, message.uuid):
+                continue
+            message.read_epoch = now if mode == "read" else 0
+            if mode == "unread":
+                message.flags = ""
+        self.update_mwi(user, domain, "READ")
+        return "+OK\n"
+
+    def api_greeting_set(self, args: str) -> str:
+        """``vm_fsdb_pref_greeting_set <profile> <domain> <user> <slot> [file]``."""
+        parts = args.split()
+        if len(parts) < 4 or not _atoi(parts[3]):
+            return "-ERR Missing Arguments\n"
+        profile_name, domain, user, slot = parts[0], parts[1], parts[2], _atoi(parts[3])
+        profile = self.profile(profile_name)
+        if profile is None:
+            return "-ERR Profile not found\n"
+        final = (
+            f"{self.storage_dir()}/voicemail/{profile.name}/{domain}/{user}/"
+            f"greeting_{slot}.wav"
+        )
+        if len(parts) > 4:
+            source = Path(parts[4])
+            if not source.is_file():
+                return "-ERR Filename doesn't exist\n"
+            self._keep_greeting(source, final)
+        if final not in self.greeting_files:
+            return f"-ERR Recording doesn't exist [{final}]\n"
+        self.greetings[(domain, user)] = final
+        # mod_voicemail answers success with "-OK".
+        return "-OK\n"
+
+    def _keep_greeting(self, source: Path, final: str) -> None:
+        with wave.open(str(source), "rb") as audio:
+            seconds = audio.getnframes() / max(1, audio.getframerate())
+        self.switch.sounds[final] = seconds
+        if self.storage is not None:
+            target = self.local(final)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            source.replace(target)
+        else:
+            source.unlink()
+        self.greeting_files.add(final)
 
 
 def _vm_list_xml(messages: list[VoicemailMessage]) -> str:
@@ -1335,9 +1420,17 @@ class _Leave:
         return user
 
     def _greeting(self) -> str | None:
-        """The person at extension ... is not available (breakable by a key)."""
-        self.channel.sleep(0.1)
-        return self._phrase("greeting", self.box, breakable=True)
+        """The box's own greeting, else "the person at extension ... is not
+        available"; a key stops it."""
+        channel = self.channel
+        channel.sleep(0.1)
+        custom = self.store.greetings.get((self.domain, self.box))
+        if custom is None:
+            return self._phrase("greeting", self.box, breakable=True)
+        play_file(channel, custom, terminators=ALL_DIGITS)
+        if not channel.dtmf_queue.empty():
+            return channel.dtmf_queue.get_nowait()
+        return None
 
     def _phrase(
         self, name: str, number: str = "", breakable: bool = False
@@ -1408,9 +1501,7 @@ class _Leave:
         return key
 
     def _file_path(self) -> str:
-        storage = self.channel.switch.global_vars.get(
-            "storage_dir", "/usr/local/freeswitch/var/lib/freeswitch/storage"
-        )
+        storage = self.store.storage_dir()
         return (
             f"{storage}/voicemail/{self.profile.name}/{self.domain}/{self.box}/"
             f"msg_{uuidlib.uuid4()}.wav"
