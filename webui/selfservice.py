@@ -156,6 +156,8 @@ def _resolve_target(
         if not user.voicemail_enabled:
             problems["target"] = _l("Voicemail is not switched on for you.")
         values["target_type"] = m.TargetType.VOICEMAIL
+        # The box is named by its owner.
+        values["target_id"] = user.id
     else:
         values["target_type"] = m.TargetType.VM_OR_QUEUE
         values["target_id"] = _queue(db, form.get("queue_id"), problems)
