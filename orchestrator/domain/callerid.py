@@ -37,6 +37,7 @@ class Choice(enum.StrEnum):
 class CallerIdError(ValueError):
     """A caller ID setting or choice that cannot be honoured."""
 
+    status = 422
     error_id = "invalid-caller-id"
 
     def __init__(self, field: str, message: str) -> None:

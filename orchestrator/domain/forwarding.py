@@ -63,6 +63,7 @@ TARGETS = frozenset(
 class ForwardingError(ValueError):
     """A forwarding rule that cannot be saved; ``field`` names the culprit."""
 
+    status = 422
     error_id = "invalid-forwarding"
 
     def __init__(self, field: str, message: str) -> None:
@@ -223,8 +224,6 @@ def _check_external(rule: ForwardRule, user: _User, ctx: ForwardContext) -> Forw
     ours = ctx.plan.try_resolve(e164) if ctx.plan is not None else None
     if ours is not None:
         return _internalise(rule, user, ctx, ours.kind, ours.id, e164)
-    if user.mobile and e164 == user.mobile:
-        return replace(rule, target_type="mobile", target_number=None, target_id=None)
     _check_rights(rule, e164, ctx)
     return replace(rule, target_number=e164, target_id=None)
 
@@ -253,7 +252,11 @@ def _check_mobile(rule: ForwardRule, user: _User, ctx: ForwardContext) -> Forwar
             "target_type", f"{user.name} has no mobile number to forward to"
         )
     _check_rights(rule, user.mobile, ctx)
-    return replace(rule, target_id=None, target_number=None)
+    # Stored as the number it is today: the store knows no "mobile" target,
+    # and a changed mobile number should be a conscious change of forward.
+    return replace(
+        rule, target_type="external", target_id=None, target_number=user.mobile
+    )
 
 
 def _check_voicemail(
@@ -267,14 +270,14 @@ def _check_voicemail(
         raise InvalidForwardTarget(
             "target_type", f"{user.name} has no extension, so no voicemail box"
         )
-    return replace(rule, target_id=None, target_number=None)
+    return replace(rule, target_id=user.id, target_number=None)
 
 
 def _check_vm_or_queue(
     rule: ForwardRule, user: _User, ctx: ForwardContext
 ) -> ForwardRule:
     _check_voicemail(rule, user, ctx)
-    return _check_queue(rule, user, ctx)
+    return _check_queue(rule, user, ctx)  # the target is the queue
 
 
 def _check_queue(rule: ForwardRule, _user: _User, ctx: ForwardContext) -> ForwardRule:

@@ -48,6 +48,7 @@ FALLBACKS = frozenset(
 class HuntGroupError(ValueError):
     """A hunt group setting that cannot be saved."""
 
+    status = 422
     error_id = "invalid-hunt-group"
 
     def __init__(self, field: str, message: str) -> None:

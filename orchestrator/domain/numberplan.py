@@ -235,3 +235,15 @@ def block_numbers(first: str, size: int) -> list[str]:
     """Every number of a block starting at ``first`` (E.164)."""
     start = int(first[1:])
     return [f"+{start + offset}" for offset in range(size)]
+
+
+def area_prefix(e164: str) -> str | None:
+    """The E.164 prefix of a number's geographic area (``+31317``), if any."""
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return None
+    length = phonenumbers.length_of_geographical_area_code(parsed)
+    if not length:
+        return None
+    return f"+{parsed.country_code}{str(parsed.national_number)[:length]}"

@@ -86,8 +86,10 @@ def test_own_numbers_become_internal_targets(ctx):
     assert (checked.target_type, checked.target_id) == ("user", 2)
     checked = check_rule(rule(target_number="0317492400"), ctx)
     assert (checked.target_type, checked.target_id) == ("queue", 3)
-    checked = check_rule(rule(target_number="+31612345671"), ctx)
-    assert checked.target_type == "mobile"
+    checked = check_rule(rule(target_type="mobile"), ctx)
+    assert (checked.target_type, checked.target_number) == ("external", "+31612345671")
+    checked = check_rule(rule(target_type="voicemail"), ctx)
+    assert (checked.target_type, checked.target_id) == ("voicemail", 1)
 
 
 @pytest.mark.parametrize(
