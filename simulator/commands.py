@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import gevent
 
 from simulator.channel import CS_EXECUTE, Channel, Command
+from simulator.modhash import api_hash
 
 if TYPE_CHECKING:
     from simulator.switch import Switch
@@ -782,4 +783,5 @@ COMMANDS: dict[str, ApiFunction] = {
     "user_exists": user_exists,
     "hostname": hostname,
     "eval": eval_,
+    "hash": api_hash,
 }
