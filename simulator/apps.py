@@ -43,7 +43,6 @@ import gevent
 from simulator.dialplan import ExpansionScope, expand_variables, is_true, regex_perform
 from simulator.events import CallSite, Event, stamp
 from simulator.headers import channel_event
-from simulator.modhash import app_hash
 from simulator.xmlcurl import (
     DirectoryUser,
     XmlCurlError,
@@ -1691,5 +1690,4 @@ DEFAULT_APPS: tuple[AppSpec, ...] = (
     AppSpec("play_and_get_digits", app_play_and_get_digits),
     AppSpec("intercept", app_intercept),
     AppSpec("voicemail", app_voicemail),
-    AppSpec("hash", app_hash, nomedia=True, zombie=True),
 )

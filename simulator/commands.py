@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 import gevent
 
 from simulator.channel import CS_EXECUTE, Channel, Command
-from simulator.modhash import api_hash
 
 if TYPE_CHECKING:
     from simulator.switch import Switch
@@ -783,5 +782,4 @@ COMMANDS: dict[str, ApiFunction] = {
     "user_exists": user_exists,
     "hostname": hostname,
     "eval": eval_,
-    "hash": api_hash,
 }
