@@ -321,6 +321,7 @@ class Applications:
         self.voicemail = voicemail or VoicemailStore(switch)
         self.speech: dict[str, Speech] = {}
         self.pickups = PickupGroups()
+        self.hashes = HashStore()
 
     # -- registry --------------------------------------------------------
 
@@ -334,6 +335,9 @@ class Applications:
         """Become the switch's app runner and add the voicemail api commands."""
         self.switch.app_runner = self.run_for_switch
         self.voicemail.install_api()
+        register = getattr(self.switch, "register_api", None)
+        if register is not None:
+            register("hash", lambda switch, args: self.hashes.apply(args, api=True))
 
     def record(self, error: ApplicationError) -> None:
         """Keep an error for the test to see, and log it."""
@@ -878,6 +882,65 @@ def _accepted(
         channel.set_variable(var_name, None)
         channel.set_variable(f"{var_name}_invalid", digits)
     return False
+
+
+# --------------------------------------------------------------------------
+# mod_hash: a switch-wide key/value store (pickup keys, hunt pointers)
+# --------------------------------------------------------------------------
+
+
+class HashStore:
+    """mod_hash's table: ``<realm>_<key>`` -> value."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    @staticmethod
+    def _parts(data: str) -> list[str] | None:
+        parts = data.split("/", 3)
+        return parts if len(parts) >= 3 and parts[0] else None
+
+    def apply(self, data: str, *, api: bool) -> str:
+        """``<op>/<realm>/<key>[/<value>]``; the api's reply text."""
+        parts = self._parts(data)
+        if parts is None:
+            return "-ERR Usage: hash insert|insert_ifempty|select|delete|delete_ifmatch/realm/key[/value]\n"
+        op = parts[0].lower()
+        key = f"{parts[1]}_{parts[2]}"
+        value = parts[3] if len(parts) > 3 else None
+        current = self.values.get(key)
+        if op in ("insert", "insert_ifempty", "delete_ifmatch") and value is None:
+            return "-ERR Usage: hash insert|insert_ifempty|select|delete|delete_ifmatch/realm/key[/value]\n"
+        if op == "insert":
+            self.values[key] = value or ""
+            return "+OK\n"
+        if op == "insert_ifempty":
+            if current is not None:
+                return "-ERR key already exists\n"
+            self.values[key] = value or ""
+            return "+OK\n"
+        if op == "delete":
+            if current is None:
+                return "-ERR Not found\n"
+            del self.values[key]
+            return "+OK\n"
+        if op == "delete_ifmatch":
+            if current is None:
+                return "-ERR Not found\n"
+            if current != value:
+                return "-ERR Doesn't match\n"
+            del self.values[key]
+            return "+OK\n"
+        if op == "select" and api:
+            return current or ""
+        return "-ERR Usage: hash insert|insert_ifempty|select|delete|delete_ifmatch/realm/key[/value]\n"
+
+
+def app_hash(call: AppCall) -> None:
+    """``hash insert|insert_ifempty|delete|delete_ifmatch/<realm>/<key>[/<value>]``."""
+    reply = call.apps.hashes.apply(call.data, api=False)
+    if reply.startswith("-ERR Usage"):
+        log.warning("channel %s: USAGE: hash %s", call.channel.uuid, call.data)
 
 
 # --------------------------------------------------------------------------
@@ -1674,6 +1737,7 @@ DEFAULT_APPS: tuple[AppSpec, ...] = (
     AppSpec("sleep", app_sleep, nomedia=True),
     AppSpec("sched_hangup", app_sched_hangup, nomedia=True),
     AppSpec("pickup", app_pickup, nomedia=True),
+    AppSpec("hash", app_hash, nomedia=True, zombie=True),
     AppSpec("set", app_set, nomedia=True, routing=True, zombie=True),
     AppSpec("push", app_push, nomedia=True, routing=True, zombie=True),
     AppSpec("unshift", app_unshift, nomedia=True, routing=True, zombie=True),

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -87,10 +88,11 @@ class Recorded:
 class EventLog:
     """Every event of the switch, with event-driven waiting."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, keep: int | None = None) -> None:
         self.clock = clock
         self.started = clock.monotonic()
-        self.records: list[Recorded] = []
+        # A long-running simulator keeps only the last ``keep`` events.
+        self.records: deque[Recorded] = deque(maxlen=keep)
         self._waiters: set[gevent.event.Event] = set()
 
     def __call__(self, event: Event) -> None:
@@ -132,7 +134,7 @@ class EventLog:
         labels = labels if labels is not None else leg_labels(self.records)
         wanted = set(uuids) if uuids is not None else None
         rows = [("time", "seq", "leg", "event", "details")]
-        for record in self.records:
+        for record in list(self.records):
             uuid = record.get("Unique-ID")
             if wanted is not None and uuid not in wanted:
                 continue
@@ -155,7 +157,7 @@ class EventLog:
         return "\n".join(line.rstrip() for line in lines)
 
 
-def leg_labels(records: Sequence[Recorded]) -> dict[str, str]:
+def leg_labels(records: Iterable[Recorded]) -> dict[str, str]:
     """A, B, C ... per Unique-ID in order of first appearance."""
     labels: dict[str, str] = {}
     for record in records:
@@ -368,6 +370,7 @@ class Simulation:
         sounds: dict[str, float] | None = None,
         strict: bool = True,
         start: float | None = None,
+        keep_events: int | None = None,
     ) -> None:
         if isinstance(xml_fetcher, str | Path):
             xml_fetcher = fetcher_for(xml_fetcher)
@@ -384,8 +387,9 @@ class Simulation:
         )
         self.router = Router(self.switch, self.apps, tz=timezone)
         self.router.install()
-        self.log = EventLog(self.clock)
-        self.legs: dict[str, Channel] = {}
+        self.log = EventLog(self.clock, keep_events)
+        self.keep = keep_events
+        self.legs: OrderedDict[str, Channel] = OrderedDict()
         self.switch.add_listener(self._on_event)
         self.parties: dict[str, Party] = {}
         self.calls: list[Call] = []
@@ -490,6 +494,8 @@ class Simulation:
     def track(self, channel: Channel, party: Party | None) -> Call:
         call = Call(self, channel, party)
         self.calls.append(call)
+        if self.keep is not None and len(self.calls) > self.keep:
+            del self.calls[0]
         return call
 
     def leg(self, uuid: str) -> Channel | None:
@@ -504,6 +510,8 @@ class Simulation:
             channel = self.switch.channels.get(uuid)
             if channel is not None:
                 self.legs[uuid] = channel
+                if self.keep is not None and len(self.legs) > self.keep:
+                    self.legs.popitem(last=False)
         self.log(event)
 
     def wait(self, seconds: float) -> None:
@@ -543,3 +551,234 @@ class Simulation:
                 f"channels still up after {within} s: {list(self.switch.channels)}\n\n"
                 f"events so far:\n{self.log.table()}"
             )
+
+
+# --------------------------------------------------------------------------
+# scenario files (``schakel simulator --scenario FILE``, docs/scenarios.md)
+# --------------------------------------------------------------------------
+
+
+class ScenarioFileError(ValueError):
+    """A scenario file that cannot be used; the message names the place."""
+
+
+_PARTY_KINDS = ("phone", "agent", "mobile", "caller")
+_PARTY_WORDS = {
+    "phone": {"answers_after", "answers", "busy", "rejects", "rejects_after",
+              "rings", "early_media", "dnd", "registered", "talks_for", "domain"},
+    "mobile": {"answers_after", "answers", "busy", "rejects", "rejects_after",
+               "rings", "early_media", "talks_for", "gateway", "aliases"},
+    "caller": {"display"},
+}  # fmt: skip
+_PARTY_WORDS["agent"] = _PARTY_WORDS["phone"]
+_STEPS = ("wait", "wait_for", "press", "talk", "hold", "unhold", "hangup")
+
+
+@dataclass
+class PartySpec:
+    name: str
+    kind: str
+    address: str  # user id, number
+    words: dict[str, Any]
+
+
+@dataclass
+class Step:
+    action: str
+    value: Any
+    within: float = 60.0
+
+
+@dataclass
+class CallSpec:
+    name: str
+    at: float
+    source: str  # a party name or a caller number
+    destination: str
+    display: str | None
+    steps: list[Step]
+    every: float | None = None
+    count: int = 1
+
+
+@dataclass
+class ScenarioScript:
+    parties: list[PartySpec]
+    calls: list[CallSpec]
+    speed: float | None = None
+
+
+def load_scenario(path: str | Path) -> ScenarioScript:
+    """Read and check a YAML or JSON scenario file."""
+    import yaml
+
+    source = Path(path)
+    try:
+        data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ScenarioFileError(f"{source}: cannot read: {error}") from error
+    except yaml.YAMLError as error:
+        raise ScenarioFileError(f"{source}: not YAML/JSON: {error}") from error
+    return parse_scenario(data, str(source))
+
+
+def parse_scenario(data: Any, where: str = "scenario") -> ScenarioScript:
+    """Check a scenario given as data (what the file holds)."""
+    _need(isinstance(data, dict), where, "must be a mapping with parties and calls")
+    _only(data, {"speed", "parties", "calls"}, where)
+    parties = [
+        _party(name, spec, f"{where}: parties.{name}")
+        for name, spec in (data.get("parties") or {}).items()
+    ]
+    calls_data = data.get("calls") or []
+    _need(isinstance(calls_data, list), where, "calls must be a list")
+    calls = [
+        _call(item, i, f"{where}: calls[{i}]") for i, item in enumerate(calls_data)
+    ]
+    speed = data.get("speed")
+    _need(speed is None or _number(speed) > 0, where, "speed must be positive")
+    return ScenarioScript(parties, calls, float(speed) if speed is not None else None)
+
+
+def _need(ok: bool, where: str, message: str) -> None:
+    if not ok:
+        raise ScenarioFileError(f"{where}: {message}")
+
+
+def _only(data: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(data) - allowed)
+    _need(
+        not unknown,
+        where,
+        f"unknown {', '.join(unknown)} (known: {', '.join(sorted(allowed))})",
+    )
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return float("nan")
+    return float(value)
+
+
+def _party(name: Any, spec: Any, where: str) -> PartySpec:
+    _need(isinstance(spec, dict), where, "must be a mapping")
+    kinds = [kind for kind in _PARTY_KINDS if kind in spec]
+    _need(len(kinds) == 1, where, f"needs exactly one of {', '.join(_PARTY_KINDS)}")
+    kind = kinds[0]
+    _only(spec, _PARTY_WORDS[kind] | {kind}, where)
+    words = {key: value for key, value in spec.items() if key != kind}
+    return PartySpec(str(name), kind, str(spec[kind]), words)
+
+
+def _call(item: Any, index: int, where: str) -> CallSpec:
+    _need(isinstance(item, dict), where, "must be a mapping")
+    _only(
+        item, {"name", "at", "from", "to", "display", "steps", "every", "count"}, where
+    )
+    _need("from" in item and "to" in item, where, "needs from and to")
+    at = _number(item.get("at", 0))
+    _need(at >= 0, where, "at must be seconds (0 or more)")
+    every = item.get("every")
+    _need(every is None or _number(every) > 0, where, "every must be positive seconds")
+    count = item.get("count", 1 if every is None else 0)
+    _need(isinstance(count, int) and count >= 0, where, "count must be a whole number")
+    steps = [
+        _step(step, f"{where}.steps[{i}]")
+        for i, step in enumerate(item.get("steps") or [])
+    ]
+    return CallSpec(
+        name=str(item.get("name") or f"call {index + 1}"),
+        at=at,
+        source=str(item["from"]),
+        destination=str(item["to"]),
+        display=item.get("display"),
+        steps=steps,
+        every=float(every) if every is not None else None,
+        count=count,
+    )
+
+
+def _step(step: Any, where: str) -> Step:
+    _need(isinstance(step, dict), where, "must be a mapping like {press: '1'}")
+    actions = [key for key in step if key in _STEPS]
+    _need(len(actions) == 1, where, f"needs exactly one of {', '.join(_STEPS)}")
+    _only(step, {actions[0], "within"}, where)
+    action = actions[0]
+    value = step[action]
+    if action == "wait":
+        _need(_number(value) >= 0, where, "wait must be seconds")
+    if action == "talk":
+        _need(isinstance(value, dict), where, "talk must be {delay, duration}")
+        _only(value, {"delay", "duration", "media_before"}, where)
+    within = step.get("within", 60)
+    _need(_number(within) > 0, where, "within must be positive seconds")
+    return Step(action, value, float(within))
+
+
+def run_scenario(sim: Simulation, script: ScenarioScript) -> list[gevent.Greenlet]:
+    """Create the parties and start every call at its time (greenlets)."""
+    for party in script.parties:
+        words = dict(party.words)
+        if party.kind == "phone":
+            sim.phone(party.name, party.address, **words)
+        elif party.kind == "agent":
+            sim.agent(party.name, party.address, **words)
+        elif party.kind == "mobile":
+            sim.mobile(party.name, party.address, **words)
+        else:
+            sim.caller(party.name, party.address, **words)
+    return [gevent.spawn(_run_call_spec, sim, spec) for spec in script.calls]
+
+
+def _run_call_spec(sim: Simulation, spec: CallSpec) -> None:
+    sim.clock.sleep(spec.at)
+    placed = 0
+    while spec.count == 0 or placed < spec.count:
+        gevent.spawn(_one_call, sim, spec, placed)
+        placed += 1
+        if spec.every is None:
+            break
+        sim.clock.sleep(spec.every)
+
+
+def _one_call(sim: Simulation, spec: CallSpec, number: int) -> None:
+    label = spec.name if spec.every is None else f"{spec.name} #{number + 1}"
+    try:
+        call = _place(sim, spec)
+        log.info("scenario: %s placed: %s -> %s (%s)", label, spec.source,
+                 spec.destination, call.uuid)  # fmt: skip
+        for step in spec.steps:
+            if call.hungup and step.action != "wait":
+                break
+            _do(call, step)
+    except AssertionError as error:
+        log.warning("scenario: %s: %s", label, str(error).split("\n", 1)[0])
+    except Exception:
+        log.exception("scenario: %s failed", label)
+
+
+def _place(sim: Simulation, spec: CallSpec) -> Call:
+    party = sim.parties.get(spec.source)
+    if isinstance(party, PhoneParty):
+        return party.dial(spec.destination)
+    if isinstance(party, CallerParty):
+        return party.dial(spec.destination)
+    return sim.dial(spec.source, spec.destination, display=spec.display)
+
+
+def _do(call: Call, step: Step) -> None:
+    value = step.value
+    if step.action == "wait":
+        call.wait(float(value))
+    elif step.action == "wait_for":
+        call.expect_event(str(value), within=step.within)
+    elif step.action == "press":
+        call.press(str(value))
+    elif step.action == "talk":
+        call.talks(**value)
+    elif step.action == "hold" and value:
+        call.hold()
+    elif step.action == "unhold" and value:
+        call.unhold()
+    elif step.action == "hangup" and value:
+        call.hangup()

@@ -38,6 +38,7 @@ Each keeps the forms it was asked (``requests``) when ``record=True``.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import logging
 import threading
@@ -488,6 +489,18 @@ class HttpFetcher(_Recorder):
         self._host = parts.hostname
         self._port = parts.port or (443 if parts.scheme == "https" else 80)
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        # user:password@ in the URL: HTTP basic auth, as xml_curl's
+        # gateway-credentials sends it.
+        self._auth: str | None = None
+        if parts.username is not None:
+            user = urllib.parse.unquote(parts.username)
+            password = urllib.parse.unquote(parts.password or "")
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            self._auth = f"Basic {token}"
+        self.url = urllib.parse.urlunsplit(
+            (parts.scheme, parts.hostname + (f":{parts.port}" if parts.port else ""),
+             parts.path, parts.query, "")
+        )  # fmt: skip
         self._timeout = timeout
         self._pool: deque[http.client.HTTPConnection] = deque()
         self._pool_size = pool_size
@@ -513,6 +526,8 @@ class HttpFetcher(_Recorder):
             "User-Agent": self.user_agent,
             "Accept": "*/*",
         }
+        if self._auth is not None:
+            headers["Authorization"] = self._auth
         # A kept-alive connection the server has closed fails on first use;
         # one retry on a fresh connection covers that.
         for attempt in (1, 2):
