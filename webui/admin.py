@@ -80,7 +80,7 @@ def _form(
     profiles = db.scalars(select(m.Profile).order_by(m.Profile.name)).all()
     body = render_template(
         "admin/user_edit.html",
-        user=user,
+        edited=user,
         values=values,
         problems=problems or {},
         profiles=profiles,
