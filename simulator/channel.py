@@ -242,6 +242,7 @@ class Channel:
         self.profile = profile
         profile.uuid = self.uuid
         profile.chan_name = name
+        self.initial_profile = profile
         self.sip = sip
         self.endpoint = endpoint
         self.state = CS_NEW
@@ -266,6 +267,7 @@ class Channel:
         self.show_profile = True
         self.presence_count = 0
         self.bridge_hangup_cause: str | None = None
+        self.uuid_bridged = False
         self.directory_variables: dict[str, str] = {}
         self.recordings: dict[str, float] = {}
         self._commands: deque[Command] = deque()
@@ -457,6 +459,9 @@ class Channel:
         """CS_HANGUP, CS_REPORTING (HANGUP_COMPLETE), CS_DESTROY."""
         self._enter(CS_HANGUP, STATE_NUMBERS[CS_HANGUP])
         self.set_callstate("HANGUP")
+        # Let a bridged partner's thread finish its unbridge meanwhile, as
+        # FreeSWITCH's separate session threads do.
+        gevent.sleep(0)
         self.state_number = STATE_NUMBERS[CS_REPORTING]
         self.presence_event("CS_HANGUP", "idle")
         self._enter(CS_REPORTING)
@@ -552,7 +557,7 @@ class Channel:
         if self.sip is not None:
             self.sip.on_hangup(self, cause)
         partner = self.partner
-        if partner is not None and not partner.hungup:
+        if partner is not None and not partner.hungup and self._bridge_active:
             # The bridge tells the other leg why this one went away.
             role = "originator" if self.other_type == "originatee" else "originatee"
             self.set_variable("last_bridge_role", role)
@@ -906,6 +911,8 @@ class Channel:
                 self.set_variable("current_loop", "1")
                 self.set_variable("total_loops", "1")
             self.switch.run_app(self, command.app, command.arg, command.app_uuid)
+            self.set_variable("current_loop", None)
+            self.set_variable("total_loops", None)
         self._fire_private_command(command)
         if command.hangup_after and not self.hungup:
             self.hangup("NORMAL_CLEARING")
@@ -929,6 +936,19 @@ class Channel:
 
     # ------------------------------------------------------------- transfer
 
+    def step_profile(self) -> CallerProfile:
+        """switch_channel_step_caller_profile: a new profile, index + 1.
+
+        Returns the previous profile.
+        """
+        old = self.profile
+        profile = old.clone()
+        profile.profile_index = old.profile_index + 1
+        profile.times = dict(old.times)
+        profile.times["profile_created"] = self.now_us()
+        self.profile = profile
+        return old
+
     def transfer(
         self, destination: str, dialplan: str = "XML", context: str | None = None
     ) -> None:
@@ -950,6 +970,8 @@ class Channel:
         )
         profile.times = dict(old.times)
         profile.times["profile_created"] = now
+        # The transferred profile starts unbridged.
+        profile.times["bridged"] = 0
         old.times["transferred"] = now
         self.profile = profile
         self.set_variable("transfer_source", profile.transfer_source)
@@ -1003,40 +1025,59 @@ class Channel:
         self._enter(CS_HIBERNATE)
         self._enter(CS_RESET)
         self._pending_bridge = None
-        self._bridge_ready = True
+        self.uuid_bridged = True
         self.set_variable("uuid_bridge", None)
         self._enter(CS_SOFT_EXECUTE)
-        site = (
-            "UUID_BRIDGE_EXECUTE_A" if role == "originator" else "UUID_BRIDGE_EXECUTE_B"
-        )
+        site = "UUID_BRIDGE_EXECUTE_A"
+        if role == "originatee":
+            site = "UUID_BRIDGE_EXECUTE_B"
+            self.set_variable("call_uuid", self.uuid)
         self.fire(
             "CHANNEL_EXECUTE",
             site=site,
             tail=[("Application", "uuid_bridge"), ("Application-Data", other.uuid)],
         )
         if role == "originatee":
+            self.set_variable("call_uuid", other.uuid)
+        if role == "originatee":
             self._enter(CS_CONSUME_MEDIA)
             self.partner = other
             self._wait(None, lambda: self.hungup or other._bridge_active)
+            if self.hungup:
+                return
             self._enter(CS_EXCHANGE_MEDIA)
+            call_update(self, other)
             self.bridge_wait()
             return
         self._wait(None, lambda: self.hungup or other.hungup or other.partner is self)
         if self.hungup or other.hungup:
             return
         bridge_channels(self, other)
+        call_update(self, other)
         self.bridge_wait()
+        leave_bridge(self, other)
+        self.set_variable(
+            "bridge_hangup_cause", other.hangup_cause or "NORMAL_CLEARING"
+        )
+        self.set_variable("signal_bond", None)
+        other.set_variable("signal_bond", None)
         unbridge_channels(self, other)
 
     def bridge_wait(self) -> None:
         """Stay bridged until either side leaves (hangup, transfer ...)."""
         self._bridge_active = True
         self._wait(None, lambda: self.interrupted or not self._bridge_active)
+        ended_here = self._bridge_active
         self._bridge_active = False
         partner = self.partner
         if partner is not None and partner._bridge_active:
             partner._bridge_active = False
             partner.poke()
+        if not ended_here:
+            # The other side left first: this leg is out of the bridge.
+            self.set_variable("bridge_to", None)
+            if self.uuid_bridged:
+                self.set_variable("signal_bond", None)
 
     # ------------------------------------------------------------------ hold
 
@@ -1067,9 +1108,11 @@ def bridge_channels(a: Channel, b: Channel) -> None:
     b.partner = a
     a.profile.times["bridged"] = now
     b.profile.times["bridged"] = now
-    a.other_type = "originatee"
-    a.other_profile = b.profile.clone(index=False)
-    a.other_profile.logical_direction = "inbound"
+    if a.other_type != "originatee" or a.other_profile is None:
+        # uuid_bridge has set the originatee profile already.
+        a.other_type = "originatee"
+        a.other_profile = b.profile.clone(index=False)
+        a.other_profile.logical_direction = "inbound"
     a.set_variable("signal_bond", b.uuid)
     a.fire(
         "CHANNEL_BRIDGE",
@@ -1085,18 +1128,29 @@ def bridge_channels(a: Channel, b: Channel) -> None:
     b.poke()
 
 
+def leave_bridge(a: Channel, b: Channel) -> None:
+    """The A side's bridge loop ended: a hangup is passed on to B.
+
+    B's own thread then runs its hangup states while A unbridges.
+    """
+    if a.hungup and not b.hungup:
+        b.set_variable("bridge_to", None)
+        b.hangup("NORMAL_CLEARING")
+    gevent.sleep(0)
+
+
 def unbridge_channels(a: Channel, b: Channel) -> None:
     """CHANNEL_UNBRIDGE on the A side once the bridge is over."""
     a.set_variable("bridge_to", None)
     b.set_variable("bridge_to", None)
-    if not a.hungup and b.hangup_cause:
-        a.set_variable("last_bridge_hangup_cause", b.hangup_cause)
     a.fire(
         "CHANNEL_UNBRIDGE",
         lead=[("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)],
     )
     a.partner = None
     b.partner = None
+    # Out of the bridge, the B leg's call is its own again.
+    b.set_variable("call_uuid", b.uuid)
     a._bridge_active = False
     b._bridge_active = False
     b.poke()

@@ -123,7 +123,13 @@ def channel_row(switch: Switch, channel: Channel) -> dict[str, str]:
         if channel.held:
             application = ""
             application_data = ""
-    first = getattr(channel, "initial_profile", profile)
+    first = channel.initial_profile
+    # The core db fills the sent_callee columns from CALL_UPDATE and clears
+    # them when the bridge ends.
+    sent_name = sent_number = ""
+    if channel.partner is not None:
+        sent_name = _var(channel, "last_sent_callee_id_name")
+        sent_number = _var(channel, "last_sent_callee_id_number")
     row = {
         "uuid": channel.uuid,
         "direction": channel.direction,
@@ -155,8 +161,8 @@ def channel_row(switch: Switch, channel: Channel) -> dict[str, str]:
         "callee_num": profile.callee_id_number,
         "callee_direction": "SEND" if profile.callee_id_number else "",
         "call_uuid": _var(channel, "call_uuid") or channel.uuid,
-        "sent_callee_name": _var(channel, "last_sent_callee_id_name"),
-        "sent_callee_num": _var(channel, "last_sent_callee_id_number"),
+        "sent_callee_name": sent_name,
+        "sent_callee_num": sent_number,
         "initial_cid_name": first.caller_id_name,
         "initial_cid_num": first.caller_id_number,
         "initial_ip_addr": first.network_addr,
@@ -583,6 +589,8 @@ def _flip_cid(channel: Channel) -> None:
     from simulator.originate import accepted
 
     channel.fire("CHANNEL_OUTGOING")
+    # The leg is handed to the dialplan (an application or an extension).
+    channel.hit_dialplan = True
     accepted(channel)
     channel.set_variable("pre_transfer_caller_id_name", profile.caller_id_name)
     channel.set_variable("pre_transfer_caller_id_number", profile.caller_id_number)

@@ -385,6 +385,10 @@ class SipLeg:
         v("local_media_port", str(self.local_media_port))
         v("advertised_media_ip", p.ip)
         v("audio_media_flow", "sendrecv")
+        if originator is None:
+            # Without a caller to copy codecs from, sofia offers video too.
+            v("local_video_ip", p.ip)
+            v("local_video_port", str(self.local_media_port + 2))
         v("video_media_flow", "sendrecv")
         v(
             "rtp_local_sdp_str",
@@ -416,6 +420,8 @@ class SipLeg:
     def _reply_variables(self, channel: Channel) -> None:
         """The variables sofia takes from a provisional or final reply."""
         p = self.profile
+        if not channel.profile.network_addr:
+            channel.profile.network_addr = self.remote_host
         v = channel.set_variable
         caller = channel.profile
         display = caller.caller_id_name
@@ -583,7 +589,12 @@ class SipLeg:
             v("sip_term_status", str(status))
             v("proto_specific_hangup_cause", f"sip:{status}")
             v("sip_term_cause", str(_q850(cause)))
-        elif channel.answered:
+        elif (
+            channel.answered
+            and not self.inbound
+            and channel.get_variable("last_bridge_hangup_cause")
+        ):
+            # The bridged caller's BYE is passed on; its reply phrase stays.
             v("sip_hangup_phrase", "OK")
 
     def after_hangup(self, channel: Channel) -> None:

@@ -70,6 +70,7 @@ from simulator.channel import (
     Channel,
     bridge_channels,
     call_update,
+    leave_bridge,
     unbridge_channels,
 )
 from simulator.endpoints import SIP_CAUSES, Behaviour, Phone, SipLeg
@@ -917,6 +918,7 @@ def _run_bridge(a_leg: Channel, b_leg: Channel) -> bool:
     bridge_channels(a_leg, b_leg)
     call_update(a_leg, b_leg)
     a_leg.bridge_wait()
+    leave_bridge(a_leg, b_leg)
     cause = b_leg.hangup_cause or a_leg.hangup_cause or "NORMAL_CLEARING"
     a_leg.set_variable("bridge_hangup_cause", cause)
     unbridge_channels(a_leg, b_leg)

@@ -67,6 +67,8 @@ import gevent
 from simulator import commands, endpoints
 from simulator.channel import (
     CS_EXECUTE,
+    CS_HIBERNATE,
+    STATE_NUMBERS,
     CS_INIT,
     CS_NEW,
     CS_ROUTING,
@@ -601,13 +603,27 @@ class Switch:
 
     def uuid_bridge(self, a: Channel, b: Channel) -> None:
         """Bridge two existing channels, wherever they are in their dialplan."""
-        a.other_type = "originatee"
-        a.other_profile = b.profile.clone(index=False, keep_times=False)
-        b.other_type = "originator"
-        b.other_profile = a.profile.clone(index=False, keep_times=False)
+        # switch_ivr_uuid_bridge gives both legs a new caller profile; the
+        # first leg learns whom it talks to from the second's caller id.
+        a_before = a.profile.clone(index=False, keep_times=False)
+        a.step_profile()
+        b.step_profile()
         for leg, other in ((b, a), (a, b)):
             _uuid_bridge_variables(leg, other)
+        a.other_type = "originatee"
+        a.other_profile = b.profile.clone(index=False)
+        a.other_profile.transfer_source = ""
+        a.other_profile.logical_direction = "inbound"
+        b.other_type = "originator"
+        b.other_profile = a_before
+        a.profile.callee_id_name = b.profile.orig_caller_id_name
+        a.profile.callee_id_number = b.profile.orig_caller_id_number
+        b.profile.caller_id_name = a_before.caller_id_name
+        b.profile.caller_id_number = a_before.caller_id_number
+        b.hit_dialplan = b.direction == "inbound"
         a.set_variable("uuid_bridge", b.uuid)
+        for leg in (a, b):
+            leg.state_number = STATE_NUMBERS[CS_HIBERNATE]
         b.request_uuid_bridge(a, "originatee")
         a.request_uuid_bridge(b, "originator")
         for leg in (a, b):

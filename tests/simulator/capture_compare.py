@@ -62,6 +62,7 @@ VOLATILE_VARIABLE_PARTS = (
     "_uepoch",
     "_stamp",
     "media_port",
+    "video_port",
     "media_ip",
     "session_id",
     "transfer_history",
@@ -431,3 +432,53 @@ class Scenario:
             while self.switch.channels:
                 for channel in list(self.switch.channels.values()):
                     channel.wait_destroyed()
+
+
+def _decode_rendered(lines: list[str]) -> str:
+    """Undo the transcript rendering: ``\\n`` then a line break, ``\\\\``."""
+    marker = "   <<frame ends here, no final \\n>>"
+    text = "".join(
+        line[: -len(marker)] if line.endswith(marker) else line for line in lines
+    )
+    out = []
+    index = 0
+    while index < len(text):
+        if text[index] == "\\" and index + 1 < len(text):
+            out.append("\n" if text[index + 1] == "n" else text[index + 1])
+            index += 2
+            continue
+        out.append(text[index])
+        index += 1
+    return "".join(out)
+
+
+def api_replies(transcript: Path) -> list[tuple[str, str]]:
+    """(api command line, api/response body) pairs of a capture transcript."""
+    blocks: list[tuple[str, list[str]]] = []
+    current: list[str] | None = None
+    for line in transcript.read_text().splitlines():
+        if line.startswith("[t="):
+            current = []
+            blocks.append((line, current))
+        elif current is not None:
+            if line.startswith("# ") or line == "":
+                current = None if line.startswith("# ") else current
+                if line == "" and current is not None and current:
+                    current = None
+                continue
+            current.append(line)
+    out: list[tuple[str, str]] = []
+    pending: str | None = None
+    for head, lines in blocks:
+        if "C->S" in head and lines and lines[0].startswith(("api ", "bgapi ")):
+            pending = _decode_rendered(lines).strip()
+        elif (
+            "S->C" in head
+            and pending
+            and lines[:1] == ["Content-Type: api/response\\n"]
+        ):
+            raw = _decode_rendered(lines)
+            _, _, body = raw.partition("\n\n")
+            out.append((pending, body))
+            pending = None
+    return out

@@ -33,8 +33,20 @@ def run_call(scenario: Scenario) -> None:
     scenario.wait_all_destroyed()
 
 
+# The phone's leg runs its hangup states in its own thread while the
+# caller's leg unbridges; in this capture it got to CS_REPORTING before the
+# caller's side reset its call_uuid (capture 05 shows the other outcome,
+# which the simulator follows).
+THREAD_RACE = (
+    "value:PRESENCE_IN:Channel-Call-UUID=*",
+    "value:CHANNEL_STATE:Channel-Call-UUID=*",
+)
+
+
 def test_both_legs_fire_what_freeswitch_fired(scenario):
     run_call(scenario)
     cc.assert_matches(
-        scenario.capture_events(), scenario.recorder.pairs(), allow=scenario.allowed
+        scenario.capture_events(),
+        scenario.recorder.pairs(),
+        allow=scenario.allowed | set(THREAD_RACE),
     )
