@@ -68,10 +68,10 @@ from simulator import commands, endpoints
 from simulator.channel import (
     CS_EXECUTE,
     CS_HIBERNATE,
-    STATE_NUMBERS,
     CS_INIT,
     CS_NEW,
     CS_ROUTING,
+    STATE_NUMBERS,
     CallerProfile,
     Channel,
     Command,
