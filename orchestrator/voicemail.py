@@ -20,6 +20,7 @@ names is looked up there by its last components.
     VoicemailError
      ├── MessageNotFound      no such message for this user
      ├── AudioMissing         the message's sound file is not there
+     ├── GreetingNotFound     the user recorded no greeting
      ├── GreetingInvalid      an uploaded greeting is not a usable WAV file
      └── SwitchUnavailable    the switch could not be told (nothing changed)
 """
@@ -93,6 +94,11 @@ class MessageNotFound(VoicemailError):
 class AudioMissing(VoicemailError):
     status = 404
     error_id = "voicemail-audio-missing"
+
+
+class GreetingNotFound(VoicemailError):
+    status = 404
+    error_id = "voicemail-greeting-not-found"
 
 
 class GreetingInvalid(VoicemailError):
@@ -479,6 +485,12 @@ class VoicemailService:
     def greeting(self, username: str) -> bytes | None:
         path = self.greeting_path(username)
         return path.read_bytes() if path.exists() else None
+
+    def greeting_or_fail(self, username: str) -> bytes:
+        data = self.greeting(username)
+        if data is None:
+            raise GreetingNotFound("no greeting recorded", {"user": username})
+        return data
 
     def set_greeting(self, user_id: int, data: bytes) -> None:
         """Make ``data`` (a WAV file) the greeting callers hear."""

@@ -40,6 +40,7 @@ def users(store: Store) -> dict[str, int]:
                 extension=f"20{n:02d}",
                 did=f"+3131749230{n}",
                 language=language,
+                roles=["user"],
             )
             user.devices = [m.Device(sip_user=f"100{n}", sip_password="x" * 12)]
             if username == "anna":
