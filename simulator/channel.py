@@ -268,6 +268,8 @@ class Channel:
         self.presence_count = 0
         self.bridge_hangup_cause: str | None = None
         self.uuid_bridged = False
+        self.hold_record: list[list[int]] = []
+        self.listed_app = ("", "")
         self.directory_variables: dict[str, str] = {}
         self.recordings: dict[str, float] = {}
         self._commands: deque[Command] = deque()
@@ -507,6 +509,9 @@ class Channel:
         ):
             if times.get(key):
                 self.set_variable(name, _stamp(times[key]))
+        if self.hold_record:
+            spans = ",".join(f"{{{on},{off}}}" for on, off in self.hold_record)
+            self.set_variable("hold_events", "{" + spans + "}")
         self.set_variable("end_stamp", _stamp(times.get("hungup", 0)))
         for key, name in (
             ("created", "start"),
@@ -760,6 +765,7 @@ class Channel:
         """switch_core_session_exec: CHANNEL_EXECUTE ... EXECUTE_COMPLETE."""
         app_uuid = app_uuid or self.switch.new_uuid()
         self.app_log.append((app, data))
+        self.listed_app = (app, data)
         self.set_variable("current_application", app)
         self.set_variable("current_application_data", data or None)
         self.set_variable("current_application_response", None)
@@ -1072,7 +1078,8 @@ class Channel:
         partner = self.partner
         if partner is not None and partner._bridge_active:
             partner._bridge_active = False
-            partner.poke()
+            # Whatever the other leg plays (hold music) ends with the bridge.
+            partner.request_break()
         if not ended_here:
             # The other side left first: this leg is out of the bridge.
             self.set_variable("bridge_to", None)
@@ -1090,6 +1097,13 @@ class Channel:
         times = self.profile.times
         if on:
             times["last_hold"] = now
+            self.hold_record.append([now, 0])
+            # The core db's application column of the held leg is emptied
+            # and only refilled by the next application.
+            self.listed_app = ("", "")
+            # The phone said a=sendonly; FreeSWITCH answered a=recvonly.
+            self.set_variable("remote_audio_media_flow", "sendonly")
+            self.set_variable("audio_media_flow", "recvonly")
             self.set_callstate("HELD")
             self.fire("CHANNEL_HOLD")
         else:
@@ -1097,6 +1111,10 @@ class Channel:
                 times["hold_accum"] = (
                     times.get("hold_accum", 0) + now - times["last_hold"]
                 )
+            if self.hold_record:
+                self.hold_record[-1][1] = now
+            self.set_variable("remote_audio_media_flow", "sendrecv")
+            self.set_variable("audio_media_flow", "sendrecv")
             self.set_callstate("UNHELD")
             self.fire("CHANNEL_UNHOLD", site="CHANNEL_UNHOLD")
 

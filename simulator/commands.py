@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import gevent
 
-from simulator.channel import CS_EXECUTE, Channel, Command
+from simulator.channel import Channel, Command
 
 if TYPE_CHECKING:
     from simulator.switch import Switch
@@ -111,18 +111,9 @@ def channel_row(switch: Switch, channel: Channel) -> dict[str, str]:
     profile = channel.profile
     created = profile.times.get("created", 0)
     codec = channel.codec or ("", "", "")
-    application = ""
-    application_data = ""
-    if channel.state in (CS_EXECUTE, "CS_EXCHANGE_MEDIA", "CS_SOFT_EXECUTE"):
-        application = _var(channel, "current_application")
-        application_data = _var(channel, "current_application_data")
-    if channel.partner is not None and channel.direction == "inbound":
-        # The bridge application does not show while the call is bridged
-        # and the A leg is held; FreeSWITCH only updates the column when an
-        # application starts.
-        if channel.held:
-            application = ""
-            application_data = ""
+    # The core db's columns change when an application starts (and a hold
+    # empties them), not when it ends.
+    application, application_data = channel.listed_app
     first = channel.initial_profile
     # The core db fills the sent_callee columns from CALL_UPDATE and clears
     # them when the bridge ends.

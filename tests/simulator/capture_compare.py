@@ -63,6 +63,7 @@ VOLATILE_VARIABLE_PARTS = (
     "_stamp",
     "media_port",
     "video_port",
+    "hold_events",
     "media_ip",
     "session_id",
     "transfer_history",
