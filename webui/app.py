@@ -119,9 +119,10 @@ def _filters(app: Flask, settings: settings_mod.Settings) -> None:
 
 
 def _blueprints(app: Flask) -> None:
+    from orchestrator.calls import api as calls_api
     from webui import admin, api, auth, live, me
 
-    for module in (auth, me, live, admin, api):
+    for module in (auth, me, live, admin, api, calls_api):
         app.register_blueprint(module.blueprint)
     live.sock.init_app(app)
     app.config["MACHINE_ENDPOINTS"] = set()

@@ -181,6 +181,7 @@ def entra_callback() -> Response:
         if user is None or not user.active:
             log.info("Entra ID user %s has no active account", claims.object_id)
             raise errors.AccountUnknown()
+        db.flush()
         db.expunge(user)
     security.sign_in(user)
     log.info("user %s signed in with Entra ID", user.username)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,9 +75,15 @@ class EntraSignIn:
 
     def begin(self, live: redis.Redis, redirect_uri: str) -> tuple[str, str]:
         """Start a sign-in; return (key for the session, URL to send the user to)."""
-        flow = self.client().initiate_auth_code_flow(
-            scopes=[], redirect_uri=redirect_uri, response_mode="query"
-        )
+        # The answer comes back as a query, not a cross-site form POST: only a
+        # top-level GET brings the SameSite=Lax session cookie along, and the
+        # cookie ties the answer to the browser that started (no login CSRF).
+        # msal recommends form_post and says so; here that advice does not fit.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="response_mode='form_post'")
+            flow = self.client().initiate_auth_code_flow(
+                scopes=[], redirect_uri=redirect_uri, response_mode="query"
+            )
         if "error" in flow:
             raise errors.SignInFailed(details={"reason": flow.get("error")})
         key = secrets.token_urlsafe(24)
