@@ -17,6 +17,9 @@ everything down on exit. Every event the switch fires is recorded; every
 virtual seconds and, when it fails, raises `ExpectationFailed` with the
 events so far as a table (time, sequence, leg, event, details).
 
+The log keeps the last ``keep_events`` events (10,000 by default, None for
+all), so that a long-running demo does not grow without end.
+
 An application the simulator does not know, or an xml_curl lookup that
 failed, is an error of the simulation: ``expect_*`` raise it at once and
 leaving the ``with`` block raises it too (``strict=True``).
@@ -370,7 +373,7 @@ class Simulation:
         sounds: dict[str, float] | None = None,
         strict: bool = True,
         start: float | None = None,
-        keep_events: int | None = None,
+        keep_events: int | None = 10_000,
     ) -> None:
         if isinstance(xml_fetcher, str | Path):
             xml_fetcher = fetcher_for(xml_fetcher)
