@@ -257,7 +257,7 @@ def _registration_rows(switch: Switch) -> list[dict[str, str]]:
                 "realm": phone.domain,
                 "token": registration.call_id,
                 "url": f"sofia/{registration.profile}/{phone.contact_uri}",
-                "expires": str(int(registration.registered_at + registration.expires)),
+                "expires": str(int(registration.expires_at)),
                 "network_ip": phone.host,
                 "network_port": str(phone.port),
                 "network_proto": "udp",
@@ -709,7 +709,7 @@ def _sofia_reg(switch: Switch, name: str) -> str:
             continue
         count += 1
         phone = registration.phone
-        expires_at = registration.registered_at + registration.expires
+        expires_at = registration.expires_at
         left = int(expires_at - switch.clock.now())
         lines += [
             f"Call-ID:    \t{registration.call_id}",

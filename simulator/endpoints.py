@@ -178,6 +178,11 @@ class Registration:
     def user(self) -> str:
         return f"{self.phone.user_id}@{self.phone.domain}"
 
+    @property
+    def expires_at(self) -> float:
+        """sofia keeps a registration 60 s past what the phone asked for."""
+        return self.registered_at + self.expires + 60
+
 
 class Endpoints:
     """The phones, registrations and gateways the switch knows."""
@@ -744,9 +749,10 @@ def register(
     directory's own, i.e. right). Returns whether it was accepted.
     """
     existing = switch.endpoints.registration(phone.user_id, phone.domain)
-    call_id = call_id or (
-        existing.call_id if existing else f"{random_tag(10)}@{phone.host}"
-    )
+    if call_id is None:
+        # A phone refreshes with its own Call-ID; another device has its own.
+        same = existing is not None and existing.phone.port == phone.port
+        call_id = existing.call_id if same else f"{random_tag(10)}@{phone.host}"
     common = _register_common(phone, call_id, expires, "internal")
     pre = _event("CUSTOM", "sofia::pre_register", "SOFIA_PRE_REGISTER")
     for name, value in common + [("user-agent", phone.user_agent)]:

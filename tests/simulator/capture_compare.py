@@ -50,6 +50,9 @@ VOLATILE_HEADERS = frozenset(
         "Task-Runtime",
         "Caller-Transfer-Source",
         "Other-Leg-Transfer-Source",
+        "call-id",
+        "Call-ID",
+        "VM-Call-ID",
     }
 )
 
@@ -445,7 +448,8 @@ def _decode_rendered(lines: list[str]) -> str:
     index = 0
     while index < len(text):
         if text[index] == "\\" and index + 1 < len(text):
-            out.append("\n" if text[index + 1] == "n" else text[index + 1])
+            escaped = text[index + 1]
+            out.append({"n": "\n", "t": "\t", "r": "\r"}.get(escaped, escaped))
             index += 2
             continue
         out.append(text[index])
@@ -483,3 +487,45 @@ def api_replies(transcript: Path) -> list[tuple[str, str]]:
             out.append((pending, body))
             pending = None
     return out
+
+
+def compare_stream(
+    capture: Sequence[Pairs],
+    simulated: Sequence[Pairs],
+    ignore: Iterable[str] = ("HEARTBEAT", "RE_SCHEDULE"),
+) -> Report:
+    """Compare events that belong to no channel (registrations, API ...).
+
+    The events named in ``ignore`` (timers) are left out on both sides; the
+    rest must match one to one, in order, like the events of a leg.
+    """
+    skip = set(ignore)
+
+    def pick(events: Sequence[Pairs]) -> list[Pairs]:
+        return [
+            e
+            for e in events
+            if not isinstance(_get(e, "Unique-ID"), str)
+            and str(_get(e, "Event-Name")) not in skip
+        ]
+
+    want, got = pick(capture), pick(simulated)
+    names_want = [event_label(e) for e in want]
+    names_got = [event_label(e) for e in got]
+    lines = [f"capture {len(want)} events, simulator {len(got)}"]
+    for i in range(max(len(want), len(got))):
+        a = names_want[i] if i < len(names_want) else ""
+        b = names_got[i] if i < len(names_got) else ""
+        lines.append(f"  {'  ' if a == b else '!!'} {i:3} {a:<40} {b}")
+    differences: list[Difference] = []
+    if names_want != names_got:
+        differences.append(Difference("-", "event-order", "stream"))
+    else:
+        for index, (a, b) in enumerate(zip(want, got, strict=True)):
+            differences += compare_event("-", index, a, b, {}, {})
+    text = "\n".join(lines)
+    if differences:
+        text += "\n\ndifferences:\n" + "\n".join(
+            f"  {d.kind}: {d.detail}" for d in differences
+        )
+    return Report(differences, text)
