@@ -583,10 +583,18 @@ def _make_leg(switch: Switch, plan: LegPlan, a_leg: Channel | None) -> Channel:
     variables = plan.variables
     now = switch.clock.now_us()
     if a_leg is not None:
+        # switch_core_session_outgoing_channel: the A leg's effective caller
+        # ID (effective_caller_id_*) unless origination_caller_id_* overrides it.
         source = a_leg.profile
-        cid_name = variables.get("origination_caller_id_name") or source.caller_id_name
+        cid_name = (
+            variables.get("origination_caller_id_name")
+            or a_leg.get_variable("effective_caller_id_name")
+            or source.caller_id_name
+        )
         cid_number = (
-            variables.get("origination_caller_id_number") or source.caller_id_number
+            variables.get("origination_caller_id_number")
+            or a_leg.get_variable("effective_caller_id_number")
+            or source.caller_id_number
         )
         profile = CallerProfile(
             username=source.username,
