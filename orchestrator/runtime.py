@@ -50,7 +50,10 @@ class Service:
     needs_switch: bool = False
 
 
-SERVICES: list[Service] = []
+SERVICES: list[Service] = [
+    # Call history, presence, transfers and voicemail follow the switch.
+    Service("calls", "orchestrator.calls.runtime:run", needs_switch=True),
+]
 
 
 def resolve(target: str) -> Callable[[Context], None]:
