@@ -252,6 +252,7 @@ class Channel:
         self.variables: dict[str, HeaderValue] = {}
         self.hangup_cause: str | None = None
         self.codec: tuple[str, str, str] | None = None
+        self.read_codec: tuple[str, str, str] | None = None
         self.other_type: str | None = None
         self.other_profile: CallerProfile | None = None
         self.partner: Channel | None = None
@@ -273,6 +274,7 @@ class Channel:
         self.directory_variables: dict[str, str] = {}
         self.recordings: dict[str, float] = {}
         self._commands: deque[Command] = deque()
+        self._dtmf_pending: deque[tuple[str, int]] = deque()
         self._wake = gevent.event.Event()
         self._hangup_event = gevent.event.Event()
         self._destroyed = gevent.event.Event()
@@ -630,8 +632,11 @@ class Channel:
         """The two CODEC events of sofia setting up the RTP session."""
         if self.codec is not None:
             return
-        self.codec = PCMU
-        name, rate, bit_rate = PCMU
+        codec = PCMU
+        if self.sip is not None and self.sip.codec != "PCMU":
+            codec = (self.sip.codec, "8000", "64000")
+        self.codec = codec
+        name, rate, bit_rate = codec
         self.fire(
             "CODEC",
             site="CODEC_READ",
@@ -648,6 +653,27 @@ class Channel:
                 ("Channel-Write-Codec-Name", name),
                 ("Channel-Write-Codec-Rate", rate),
                 ("Channel-Write-codec-bit-rate", bit_rate),
+            ],
+        )
+
+    def set_read_codec(self, codec: tuple[str, str, str] | None) -> None:
+        """An application reads in another codec (``None``: the call's again).
+
+        ``codec`` is (name, rate, bits per second), e.g. ("L16", "8000",
+        "128000") while recording. Fires CODEC like
+        switch_core_session_set_read_codec.
+        """
+        if self.codec is None:
+            return
+        self.read_codec = codec
+        name, rate, bit_rate = codec or self.codec
+        self.fire(
+            "CODEC",
+            site="CODEC_SET_READ",
+            tail=[
+                ("channel-read-codec-name", name),
+                ("channel-read-codec-rate", rate),
+                ("channel-read-codec-bit-rate", bit_rate),
             ],
         )
 
@@ -735,6 +761,8 @@ class Channel:
         deadline = None if seconds is None else self.clock.monotonic() + seconds
         while True:
             self._wake.clear()
+            if self._dtmf_pending and not self.hungup:
+                self._dequeue_dtmf()
             if stop():
                 return True
             if self._commands and not self.interrupted:
@@ -859,18 +887,30 @@ class Channel:
         return None
 
     def receive_dtmf(self, digit: str, duration_ms: int = 2000) -> None:
-        """A DTMF digit from the far end (RFC 2833): DTMF event + queue."""
-        self.dtmf_log.append(digit)
-        self.dtmf_queue.put(digit)
-        self.fire(
-            "DTMF",
-            tail=[
-                ("DTMF-Digit", digit),
-                ("DTMF-Duration", str(duration_ms)),
-                ("DTMF-Source", "RTP"),
-            ],
-        )
+        """A DTMF digit from the far end (RFC 2833), queued on the channel.
+
+        FreeSWITCH fires the DTMF event when the session dequeues the digit
+        (switch_channel_dequeue_dtmf), i.e. when whatever the channel is
+        doing (park, playback, a bridge, a digit read) next looks at it.
+        """
+        if digit not in "0123456789*#ABCDabcd" or len(digit) != 1:
+            raise ChannelError(f"not a DTMF digit: {digit!r}")
+        self._dtmf_pending.append((digit.upper(), duration_ms))
         self.poke()
+
+    def _dequeue_dtmf(self) -> None:
+        while self._dtmf_pending:
+            digit, duration_ms = self._dtmf_pending.popleft()
+            self.dtmf_log.append(digit)
+            self.fire(
+                "DTMF",
+                tail=[
+                    ("DTMF-Digit", digit),
+                    ("DTMF-Duration", str(duration_ms)),
+                    ("DTMF-Source", "RTP"),
+                ],
+            )
+            self.dtmf_queue.put(digit)
 
     # ------------------------------------------------------------- recording
 

@@ -219,7 +219,13 @@ def random_tag(length: int = 13) -> str:
     return "".join(random.choices(alphabet, k=length))
 
 
-def sdp(origin: str, session: int, ip: str, port: int, payloads: str) -> str:
+# G.711 codecs: RTP payload type by name.
+PAYLOADS = {"PCMU": "0", "PCMA": "8"}
+
+
+def sdp(
+    origin: str, session: int, ip: str, port: int, payloads: str, ptime: int = 20
+) -> str:
     """A plain audio SDP like the ones in the captures."""
     lines = [
         "v=0",
@@ -228,11 +234,17 @@ def sdp(origin: str, session: int, ip: str, port: int, payloads: str) -> str:
         f"c=IN IP4 {ip}",
         "t=0 0",
         f"m=audio {port} RTP/AVP {payloads}",
-        "a=rtpmap:0 PCMU/8000",
     ]
-    if " 8 " in f" {payloads} ":
+    offered = payloads.split()
+    if "0" in offered:
+        lines.append("a=rtpmap:0 PCMU/8000")
+    if "8" in offered:
         lines.append("a=rtpmap:8 PCMA/8000")
-    lines += ["a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-16", "a=ptime:20"]
+    lines += [
+        "a=rtpmap:101 telephone-event/8000",
+        "a=fmtp:101 0-16",
+        f"a=ptime:{ptime}",
+    ]
     return "\r\n".join(lines) + "\r\n"
 
 
@@ -262,7 +274,13 @@ class SipLeg:
         user_agent: str = "",
         call_id: str | None = None,
         local_tag: str | None = None,
+        codec: str = "PCMU",
+        ptime: int = 20,
     ) -> None:
+        if codec not in PAYLOADS:
+            raise ValueError(f"unsupported codec {codec!r} (PCMU or PCMA)")
+        self.codec = codec
+        self.ptime = ptime
         self.profile = profile
         self.remote_user = remote_user
         self.remote_host = remote_host
@@ -345,9 +363,16 @@ class SipLeg:
         v("max_forwards", "70")
         v(
             "switch_r_sdp",
-            sdp("caller", 1, self.remote_host, self.remote_media_port, "0 8 101"),
+            sdp(
+                "caller",
+                1,
+                self.remote_host,
+                self.remote_media_port,
+                self._offer(),
+                self.ptime,
+            ),
         )
-        v("ep_codec_string", CODEC_STRING)
+        v("ep_codec_string", self._endpoint_codecs())
         v("endpoint_disposition", "DELAYED NEGOTIATION")
 
     def outbound_create(
@@ -412,6 +437,15 @@ class SipLeg:
         v("sofia_profile_name", p.name)
         v("recovery_profile_name", p.name)
         v("sofia_profile_url", p.url)
+
+    def _offer(self) -> str:
+        """The payload types the far end offers (PCMU offers PCMA too)."""
+        return "0 8 101" if self.codec == "PCMU" else f"{PAYLOADS[self.codec]} 101"
+
+    def _endpoint_codecs(self) -> str:
+        if self.codec == "PCMU" and self.ptime == 20:
+            return CODEC_STRING
+        return f"CORE_PCM_MODULE.{self.codec}@8000h@{self.ptime}i@64000b"
 
     # ----------------------------------------------------------- progress
 
@@ -496,24 +530,25 @@ class SipLeg:
         v("remote_text_media_flow", "inactive")
         v("remote_audio_media_flow", "sendrecv")
         v("audio_media_flow", "sendrecv")
-        v("rtp_audio_recv_pt", "0")
-        v("rtp_use_codec_name", "PCMU")
+        codec, payload, ptime = self.codec, PAYLOADS[self.codec], self.ptime
+        v("rtp_audio_recv_pt", payload)
+        v("rtp_use_codec_name", codec)
         v("rtp_use_codec_rate", "8000")
-        v("rtp_use_codec_ptime", "20")
+        v("rtp_use_codec_ptime", str(ptime))
         v("rtp_use_codec_channels", "1")
-        v("rtp_last_audio_codec_string", "PCMU@8000h@20i@1c")
-        v("read_codec", "PCMU")
-        v("original_read_codec", "PCMU")
+        v("rtp_last_audio_codec_string", f"{codec}@8000h@{ptime}i@1c")
+        v("read_codec", codec)
+        v("original_read_codec", codec)
         v("read_rate", "8000")
         v("original_read_rate", "8000")
-        v("write_codec", "PCMU")
+        v("write_codec", codec)
         v("write_rate", "8000")
         v("dtmf_type", "rfc2833")
         v("local_media_ip", p.ip)
         v("local_media_port", str(self.local_media_port))
         v("advertised_media_ip", p.ip)
         v("rtp_use_timer_name", "soft")
-        v("rtp_use_pt", "0")
+        v("rtp_use_pt", payload)
         v("rtp_use_ssrc", self.ssrc)
         v("rtp_2833_send_payload", "101")
         v("rtp_2833_recv_payload", "101")
@@ -533,7 +568,8 @@ class SipLeg:
                 random.randrange(10**9, 2 * 10**9),
                 p.ip,
                 self.local_media_port,
-                "0 101",
+                f"{PAYLOADS[self.codec]} 101",
+                self.ptime,
             ),
         )
 

@@ -122,6 +122,9 @@ SITES = {
     "CODEC_READ": CallSite(
         "switch_core_codec.c", "switch_core_session_set_real_read_codec", 168
     ),
+    "CODEC_SET_READ": CallSite(
+        "switch_core_codec.c", "switch_core_session_set_read_codec", 279
+    ),
     "CODEC_WRITE": CallSite(
         "switch_core_codec.c", "switch_core_session_set_write_codec", 450
     ),
@@ -273,11 +276,14 @@ def basic_headers(channel: Channel) -> Headers:
     if channel.hangup_cause:
         headers.append(("Hangup-Cause", channel.hangup_cause))
     if channel.codec:
-        name, rate, bit_rate = channel.codec
+        name, rate, bit_rate = channel.read_codec or channel.codec
         headers += [
             ("Channel-Read-Codec-Name", name),
             ("Channel-Read-Codec-Rate", rate),
             ("Channel-Read-Codec-Bit-Rate", bit_rate),
+        ]
+        name, rate, bit_rate = channel.codec
+        headers += [
             ("Channel-Write-Codec-Name", name),
             ("Channel-Write-Codec-Rate", rate),
             ("Channel-Write-Codec-Bit-Rate", bit_rate),

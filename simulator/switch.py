@@ -454,11 +454,14 @@ class Switch:
         context: str | None = None,
         remote: tuple[str, int] | None = None,
         user_agent: str = "schakel-sim-caller",
+        codec: str = "PCMU",
+        ptime: int = 20,
     ) -> Channel:
         """An INVITE arrives: CS_NEW, CS_INIT, CHANNEL_CREATE, then routing.
 
         ``endpoint`` is the calling ``Phone`` for calls from the internal
-        profile; its user's directory context (``user_context``) is used.
+        profile. ``codec``/``ptime``: what the caller's SDP offers (PCMU
+        also offers PCMA; PCMA offers only itself).
         """
         sip_profile = self.profiles[profile]
         if isinstance(endpoint, Phone):
@@ -493,6 +496,8 @@ class Switch:
             remote_host=host,
             remote_port=port,
             user_agent=user_agent,
+            codec=codec,
+            ptime=ptime,
         )
         channel = Channel(
             self,
