@@ -84,7 +84,7 @@ ROLE_RULES = [
     # (user name, endpoints whose prefix this user must be refused)
     ("carla", ("live.", "admin.", "api.live", "api.user", "api.revision")),
     ("anna", ("admin.", "api.user", "api.revision")),
-    ("beheer", ("me.", "live.", "api.me_", "api.live")),
+    ("beheer", ("me.", "live.", "api.me_", "api.live", "calls.")),
 ]
 
 
