@@ -1059,6 +1059,87 @@ def _partner_of(switch: Switch, uuid: str) -> Channel | None:
     return None
 
 
+_BUG_START = CallSite("switch_core_media_bug.c", "switch_core_media_bug_add", 1014)
+_BUG_STOP = CallSite("switch_core_media_bug.c", "switch_core_media_bug_destroy", 84)
+
+
+def _media_bug(target: Channel, name: str, site: CallSite) -> None:
+    """MEDIA_BUG_START/STOP on the channel the bug is attached to."""
+    event = channel_event(
+        target,
+        name,
+        lead=[("Media-Bug-Function", "eavesdrop"), ("Media-Bug-Target", target.uuid)],
+    )
+    event.origin = site
+    target.switch.fire(event)
+
+
+def app_eavesdrop(call: AppCall) -> None:
+    """``eavesdrop <uuid>``: listen in on a call until it ends (``*`` leaves)."""
+    channel = call.channel
+    target_uuid = call.data.strip()
+    if target_uuid == "all":
+        raise UnsupportedUse(channel.uuid, "eavesdrop", "eavesdrop on all calls")
+    target = call.switch.channels.get(target_uuid)
+    if target is None or target is channel or target.hungup:
+        log.info("channel %s: eavesdrop: no channel %s", channel.uuid, target_uuid)
+        return
+    group = channel.get_variable("eavesdrop_require_group")
+    if group and target.get_variable("eavesdrop_group") != group:
+        log.info("channel %s: eavesdrop: %s not in group %s",
+                 channel.uuid, target_uuid, group)  # fmt: skip
+        return
+    dtmf = channel.get_variable("eavesdrop_enable_dtmf")
+    keys = dtmf is None or is_true(dtmf)
+    _media_bug(target, "MEDIA_BUG_START", _BUG_START)
+    while not channel.interrupted and not target.hungup:
+        digit = _key_or_end(channel, target)
+        if digit is None or (keys and digit == "*"):
+            break
+        # 1, 2, 3 and 0 switch between listening and talking to either
+        # side; the simulator carries no audio, so they change nothing.
+    _media_bug(target, "MEDIA_BUG_STOP", _BUG_STOP)
+
+
+def _key_or_end(channel: Channel, target: Channel) -> str | None:
+    """The listener's next key, or None when either call ends first."""
+    reader = gevent.spawn(channel.read_digit, None)
+    ended = gevent.spawn(target.wait_hangup)
+    try:
+        done = gevent.wait([reader, ended], count=1)
+    finally:
+        reader.kill()
+        ended.kill()
+    if reader in done and reader.successful():
+        return reader.value
+    return None
+
+
+def app_record_session(call: AppCall) -> None:
+    """``record_session <path>``: record the call until it ends (or stopped)."""
+    channel = call.channel
+    path = call.data.split()[0] if call.data.split() else ""
+    if not path:
+        log.error("channel %s: record_session: no file", channel.uuid)
+        return
+    channel.record_start(path)
+    gevent.spawn(_stop_recording_at_hangup, channel, path)
+
+
+def _stop_recording_at_hangup(channel: Channel, path: str) -> None:
+    channel.wait_hangup()
+    channel.record_stop(path)
+
+
+def app_stop_record_session(call: AppCall) -> None:
+    channel = call.channel
+    paths = (
+        list(channel.recordings) if call.data.strip() == "all" else [call.data.strip()]
+    )
+    for path in paths:
+        channel.record_stop(path)
+
+
 # --------------------------------------------------------------------------
 # voicemail
 # --------------------------------------------------------------------------
@@ -1753,5 +1834,8 @@ DEFAULT_APPS: tuple[AppSpec, ...] = (
     AppSpec("read", app_read),
     AppSpec("play_and_get_digits", app_play_and_get_digits),
     AppSpec("intercept", app_intercept),
+    AppSpec("eavesdrop", app_eavesdrop),
+    AppSpec("record_session", app_record_session),
+    AppSpec("stop_record_session", app_stop_record_session),
     AppSpec("voicemail", app_voicemail),
 )

@@ -442,3 +442,38 @@ def test_a_greeting_plays_and_a_key_skips_the_instructions(tmp_path):
             "CUSTOM vm::maintenance", VM_Action="leave-message", within=200
         )
         call.hangup()
+
+
+# -- eavesdrop, record_session ------------------------------------------------------------
+
+
+def test_eavesdrop_listens_until_the_call_ends():
+    with simulation({"190": [("answer", ""), ("park", "")]}) as sim:
+        supervisor = sim.phone("supervisor", "2302", answers_after=1)
+        call = sim.dial("0201234567", "190")
+        call.expect_parked()
+        reply = sim.switch.api(
+            "originate", f"user/2302@127.0.0.1 &eavesdrop({call.uuid})"
+        )
+        assert reply.startswith("+OK")
+        start = call.expect_event("MEDIA_BUG_START", within=10)
+        assert start.get("Media-Bug-Function") == "eavesdrop"
+        assert start.get("Media-Bug-Target") == call.uuid
+        listener = next(leg for leg in sim.legs.values() if supervisor.owns(leg))
+        call.hangup()
+        call.expect_event("MEDIA_BUG_STOP", within=5)
+        assert listener.wait_hangup(5)
+        assert listener.hangup_cause == "NORMAL_CLEARING"
+
+
+def test_record_session_stops_at_hangup():
+    with simulation({"191": [("answer", ""), ("record_session", "/tmp/call.wav"),
+                             ("park", "")]}) as sim:  # fmt: skip
+        call = sim.dial("0201234567", "191")
+        call.expect_event("RECORD_START")
+        call.expect_parked()
+        call.wait(4)
+        call.hangup()
+        stop = call.expect_event("RECORD_STOP", within=5)
+        assert stop.get("Record-File-Path") == "/tmp/call.wav"
+        assert int(stop.get("variable_record_seconds")) >= 4
