@@ -22,7 +22,7 @@ Endpoints:
   is routed in the context and the -a leg is the B leg of the originate.
 - ``error/<cause>``: fails at once with that cause.
 
-Variables honoured: ``leg_timeout``, ``originate_timeout``,
+Variables honoured: ``leg_timeout``, ``leg_delay_start``, ``originate_timeout``,
 ``ignore_early_media``, ``origination_caller_id_name/number``,
 ``origination_uuid``, ``effective_caller_id_name/number``,
 ``originate_continue_on_timeout``, ``sip_h_*`` (recorded on the leg),
