@@ -94,12 +94,6 @@ def test_stable_values_of_the_dialplan_form(forms):
         assert got[name] == want[name], name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a call from a phone on the internal profile is not challenged: no "
-    "sip_auth INVITE lookup, and the directory variables sofia copies after "
-    "the challenge (user_context, effective_caller_id_* ...) are missing",
-)
 def test_the_internal_call_is_authenticated_like_freeswitch(forms):
     captured, sent = forms
     assert first_of(sent, ("directory", "sip_auth", "INVITE", None)) is not None
