@@ -461,6 +461,12 @@ class _Attempt:
         self.timeout = timeout
         self.far_end: gevent.Greenlet | None = None
         self.loop_b: Channel | None = None
+        # leg_delay_start: seconds before the far end is called at all.
+        self.delay = 0.0
+
+    @property
+    def pending(self) -> bool:
+        return self.delay > 0 and self.far_end is None
 
 
 def _timeout_of(variables: dict[str, str], default: float) -> float:
@@ -534,7 +540,14 @@ def _ring_group(
         channel = _make_leg(switch, plan, a_leg)
         attempt = _Attempt(channel, plan, _timeout_of(plan.variables, overall))
         attempts.append(attempt)
-        _start_far_end(switch, attempt)
+        delay = _delay_of(plan.variables)
+        if delay:
+            # The leg exists at once, but its state machine waits (the INVITE
+            # goes out later); FreeSWITCH adds the delay to the leg timeout.
+            attempt.delay = delay
+            attempt.timeout += delay
+        else:
+            _start_far_end(switch, attempt)
     if not attempts:
         return OriginateResult(
             None, failures[0] if failures else "DESTINATION_OUT_OF_ORDER"
@@ -846,13 +859,39 @@ def _wait_for_answer(
             for attempt in live:
                 attempt.channel.hangup("NO_ANSWER")
             return None
-        next_deadline = min([a.timeout for a in live] + [overall]) - now
+        _start_delayed(switch, live, now)
+        deadlines = [a.timeout for a in live] + [overall]
+        deadlines += [a.delay for a in live if a.pending]
+        next_deadline = min(deadlines) - now
         waiters = [a.channel._wake for a in live]
         if a_leg is not None:
             waiters.append(a_leg._wake)
         for waiter in waiters:
             waiter.clear()
         gevent.wait(waiters, timeout=clock.real(max(next_deadline, 0.001)), count=1)
+
+
+def _delay_of(variables: dict[str, str]) -> float:
+    """``leg_delay_start`` in whole seconds (atoi: junk and <= 0 mean none)."""
+    match = re.match(r"\s*(\d+)", variables.get("leg_delay_start") or "")
+    return float(match.group(1)) if match else 0.0
+
+
+def _start_delayed(switch: Switch, live: list[_Attempt], now: float) -> None:
+    """Call the far ends of delayed legs whose time has come.
+
+    As in switch_ivr_originate: once no started leg is left, the delayed
+    legs start at once, their timeouts shortened by the wait they skipped.
+    """
+    active = [a for a in live if not a.pending]
+    for attempt in live:
+        if not attempt.pending:
+            continue
+        if now >= attempt.delay:
+            _start_far_end(switch, attempt)
+        elif not active:
+            attempt.timeout -= attempt.delay - now
+            _start_far_end(switch, attempt)
 
 
 def _callee_to_caller(a_leg: Channel, b_leg: Channel) -> None:
