@@ -7,9 +7,9 @@ between groups tried one after the other. Values are kept to plain tokens
 are set on the calling channel instead, where the legs inherit them.
 
 "One number" rings a user's mobile through the trunk with their phones:
-together, or after a delay (``leg_delay_start``). Every leg gets the same
-``leg_timeout``: FreeSWITCH counts it from the start of the bridge, so a
-delayed mobile rings for what is left.
+together, or after a delay (``leg_delay_start``). FreeSWITCH adds that
+delay to the leg's ``leg_timeout``, so a delayed mobile gets the ring time
+less the delay and stops ringing together with the phones.
 """
 
 from __future__ import annotations
@@ -100,6 +100,9 @@ def user_legs(
         "origination_caller_id_number": "${schakel_external_cli}",
     }
     if one_number == "after" and delay > 0:
+        # FreeSWITCH adds the delay to the leg's timeout: the mobile stops
+        # ringing together with the phones.
+        variables["leg_timeout"] = max(seconds - delay, 1)
         variables["leg_delay_start"] = delay
     legs.append(Leg(gateway_endpoint(gateway, mobile), variables))
     return legs

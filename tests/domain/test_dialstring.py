@@ -34,7 +34,7 @@ def test_one_number_together_and_after():
         gateway="kpn",
     )
     assert legs[-1].render() == (
-        "[leg_timeout=20,origination_caller_id_number=${schakel_external_cli},"
+        "[leg_timeout=12,origination_caller_id_number=${schakel_external_cli},"
         "leg_delay_start=8]sofia/gateway/kpn/+31612345678"
     )
     assert len(user_legs(["2301"], "d", 20, one_number="after", mobile=None)) == 1
