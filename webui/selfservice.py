@@ -17,8 +17,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from orchestrator.calls.directory import UserDirectory
 from orchestrator.calls.presence import PresenceTracker
+from orchestrator.calls.runtime import features_of
 from orchestrator.domain import numbering, traffic
 from orchestrator.store import models as m
 from webui import errors
@@ -336,11 +336,7 @@ def publish_dnd(user: m.User, on: bool) -> None:
 
 
 def presence_tracker() -> PresenceTracker:
-    """This process's view of presence, for publishing a change at once."""
-    services = current_app.extensions["schakel"]
-    tracker = services.extra.get("presence")
-    if tracker is None:
-        directory = UserDirectory(services.store)
-        tracker = services.extra["presence"] = PresenceTracker(services.live, directory)
+    """The process's presence tracker, shared with the call features."""
+    tracker = features_of(current_app.extensions["schakel"]).presence
     tracker.directory.invalidate()
     return tracker
