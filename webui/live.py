@@ -46,6 +46,7 @@ class LiveHub:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._subscribed = threading.Event()
 
     def join(self) -> queue.Queue[str]:
         inbox: queue.Queue[str] = queue.Queue(maxsize=CLIENT_BACKLOG)
@@ -72,33 +73,37 @@ class LiveHub:
         self._thread.start()
 
     def _run(self) -> None:
-        pubsub = self.live.pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(self.channel)
-        log.info("live hub subscribed to %s", self.channel)
+        pubsub = None
         try:
             while not self._stopping.is_set():
+                if pubsub is None:
+                    pubsub = self._subscribe()
+                    if pubsub is None:
+                        self._stopping.wait(POLL_SECONDS)
+                        continue
                 try:
                     message = pubsub.get_message(timeout=POLL_SECONDS)
                 except redis.ConnectionError:
-                    log.warning("live hub lost Redis; resubscribing")
-                    self._stopping.wait(POLL_SECONDS)
-                    pubsub = self._resubscribe(pubsub)
+                    log.warning("live hub lost Redis; subscribing again")
+                    _close(pubsub)
+                    pubsub = None
                     continue
                 if message is not None and message.get("type") == "message":
                     self.publish_local(_text(message["data"]))
         finally:
-            pubsub.close()
+            if pubsub is not None:
+                _close(pubsub)
 
-    def _resubscribe(self, old: Any) -> Any:
-        try:
-            old.close()
-        except redis.RedisError:
-            log.debug("closing the old subscription failed", exc_info=True)
+    def _subscribe(self) -> Any:
         pubsub = self.live.pubsub(ignore_subscribe_messages=True)
         try:
             pubsub.subscribe(self.channel)
-        except redis.ConnectionError:
-            log.warning("Redis still unreachable")
+        except redis.ConnectionError as exc:
+            log.warning("live hub cannot subscribe to %s: %s", self.channel, exc)
+            _close(pubsub)
+            return None
+        self._subscribed.set()
+        log.info("live hub subscribed to %s", self.channel)
         return pubsub
 
     def publish_local(self, data: str) -> None:
@@ -106,6 +111,13 @@ class LiveHub:
             clients = list(self._clients)
         for inbox in clients:
             _offer(inbox, data)
+
+
+def _close(pubsub: Any) -> None:
+    try:
+        pubsub.close()
+    except redis.RedisError:
+        log.debug("closing a subscription failed", exc_info=True)
 
 
 def _offer(inbox: queue.Queue[str], data: str) -> None:
