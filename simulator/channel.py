@@ -1088,8 +1088,10 @@ class Channel:
         if role == "originatee":
             self._enter(CS_CONSUME_MEDIA)
             self.partner = other
+            other.poke()
             self._wait(None, lambda: self.hungup or other._bridge_active)
             if self.hungup:
+                self._abandon_bridge(other)
                 return
             self._enter(CS_EXCHANGE_MEDIA)
             call_update(self, other)
@@ -1108,6 +1110,12 @@ class Channel:
         self.set_variable("signal_bond", None)
         other.set_variable("signal_bond", None)
         unbridge_channels(self, other)
+
+    def _abandon_bridge(self, other: Channel) -> None:
+        """Hung up before joining the bridge: the other side stops waiting."""
+        if other._bridge_active:
+            other._bridge_active = False
+            other.request_break()
 
     def bridge_wait(self) -> None:
         """Stay bridged until either side leaves (hangup, transfer ...)."""

@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 import random
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -306,19 +306,34 @@ class SipLeg:
 
     # --------------------------------------------------------- creation
 
-    def inbound_create(self, channel: Channel, to_user: str, display: str) -> None:
-        """Variables of an inbound INVITE (sofia_handle_sip_i_invite)."""
+    def inbound_create(
+        self,
+        channel: Channel,
+        to_user: str,
+        display: str,
+        *,
+        from_domain: str | None = None,
+        authorized: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """Variables of an inbound INVITE (sofia_handle_sip_i_invite).
+
+        ``from_domain``: a registered phone's From carries its domain, not
+        its address. ``authorized``: the variables of a challenged and
+        authorised INVITE (the auth event and the user's directory entry).
+        """
         p = self.profile
         from_user = self.remote_user
+        from_host = from_domain or self.remote
         v = channel.set_variable
         v("direction", "inbound")
         v("uuid", channel.uuid)
         v("call_uuid", channel.uuid)
         v("session_id", str(channel.switch.next_session_id()))
         v("sip_from_user", from_user)
-        v("sip_from_port", str(self.remote_port))
-        v("sip_from_uri", f"{from_user}@{self.remote}")
-        v("sip_from_host", self.remote_host)
+        if from_domain is None:
+            v("sip_from_port", str(self.remote_port))
+        v("sip_from_uri", f"{from_user}@{from_host}")
+        v("sip_from_host", from_domain or self.remote_host)
         v("video_media_flow", "disabled")
         v("audio_media_flow", "disabled")
         v("text_media_flow", "disabled")
@@ -331,6 +346,8 @@ class SipLeg:
         v("sip_received_ip", self.remote_host)
         v("sip_received_port", str(self.remote_port))
         v("sip_via_protocol", "udp")
+        for name, value in authorized:
+            v(name, value)
         v("sip_from_user_stripped", from_user)
         v("sip_from_tag", self.remote_tag)
         v("sofia_profile_name", p.name)
@@ -339,7 +356,7 @@ class SipLeg:
         v("sip_full_via", f"SIP/2.0/UDP {self.remote};branch=z9hG4bK-{random_tag(8)}")
         if display:
             v("sip_from_display", display)
-        from_uri = f"<sip:{from_user}@{self.remote}>;tag={self.remote_tag}"
+        from_uri = f"<sip:{from_user}@{from_host}>;tag={self.remote_tag}"
         v("sip_full_from", f'"{display}" {from_uri}' if display else from_uri)
         v("sip_full_to", f"<sip:{to_user}@{p.ip}:{p.port}>")
         v("sip_req_user", to_user)
@@ -361,6 +378,8 @@ class SipLeg:
         v("sip_via_host", self.remote_host)
         v("sip_via_port", str(self.remote_port))
         v("max_forwards", "70")
+        if from_domain is not None:
+            v("presence_id", f"{from_user}@{from_domain}")
         v(
             "switch_r_sdp",
             sdp(
@@ -754,6 +773,60 @@ def _auth_form(switch: Switch, phone: Phone, call_id: str) -> list[tuple[str, st
         ("sip_auth_method", "REGISTER"),
         ("client_port", str(phone.port)),
     ]
+
+
+def invite_auth_form(
+    switch: Switch, phone: Phone, to_user: str, call_id: str
+) -> list[tuple[str, str]]:
+    """What sofia posts to authorise a phone's INVITE (action=sip_auth)."""
+    internal = switch.profiles["internal"]
+    return [
+        ("sip_profile", "internal"),
+        ("sip_user_agent", phone.user_agent),
+        ("sip_auth_username", phone.user_id),
+        ("sip_auth_realm", phone.domain),
+        ("sip_auth_nonce", switch.new_uuid()),
+        ("sip_auth_uri", f"sip:{internal.ip}:{internal.port}"),
+        ("sip_contact_user", phone.user_id),
+        ("sip_contact_host", phone.host),
+        ("sip_to_user", to_user),
+        ("sip_to_host", internal.ip),
+        ("sip_to_port", str(internal.port)),
+        ("sip_via_protocol", "udp"),
+        ("sip_from_user", phone.user_id),
+        ("sip_from_host", phone.domain),
+        ("sip_call_id", call_id),
+        ("sip_request_user", to_user),
+        ("sip_request_host", internal.ip),
+        ("sip_request_port", str(internal.port)),
+        ("sip_auth_qop", "auth"),
+        ("sip_auth_cnonce", random_tag(8).lower()),
+        ("sip_auth_nc", "00000001"),
+        ("sip_auth_response", "".join(random.choices("0123456789abcdef", k=32))),
+        ("sip_auth_method", "INVITE"),
+        ("client_port", str(phone.port)),
+    ]
+
+
+def authorised_variables(
+    user: DirectoryUser, phone: Phone, event_headers: Sequence[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """The variables sofia sets once a phone's INVITE is authorised."""
+    out = [("sip_authorized", "true"), *event_headers]
+    alias = user.params.get("number-alias", phone.user_id)
+    out += [
+        ("sip_number_alias", alias),
+        ("sip_auth_username", phone.user_id),
+        ("sip_auth_realm", phone.domain),
+        ("number_alias", alias),
+        ("requested_user_name", phone.user_id),
+        ("requested_domain_name", phone.domain),
+    ]
+    variables = dict(user.domain_variables)
+    variables.update(user.variables)
+    out += list(variables.items())
+    out += [("user_name", phone.user_id), ("domain_name", phone.domain)]
+    return out
 
 
 def _directory_headers(user: DirectoryUser, phone: Phone) -> list[tuple[str, str]]:

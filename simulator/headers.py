@@ -158,6 +158,7 @@ SITES = {
         "mod_dptools.c", "user_outgoing_channel", 4366
     ),
     "REQUEST_PARAMS_SIP_AUTH": CallSite("sofia_reg.c", "sofia_reg_parse_auth", 3124),
+    "REQUEST_PARAMS_INVITE": CallSite("sofia.c", "sofia_handle_sip_i_invite", 10723),
     "SOFIA_REINVITE": CallSite("sofia.c", "sofia_handle_sip_i_state", 8489),
     "SOFIA_PRE_REGISTER": CallSite(
         "sofia_reg.c", "sofia_reg_handle_register_token", 1810

@@ -513,7 +513,7 @@ def originate(
             return OriginateResult(result.channel, "SUCCESS", causes)
         last_cause = result.cause
         refused = result.refused
-        if a_leg is not None and a_leg.hungup:
+        if a_leg is not None and a_leg.interrupted:
             return OriginateResult(None, "ORIGINATOR_CANCEL", causes)
     return OriginateResult(None, last_cause, causes, refused)
 
@@ -560,7 +560,7 @@ def _ring_group(
         if not channel.hungup:
             cause = (
                 "ORIGINATOR_CANCEL"
-                if a_leg is not None and a_leg.hungup
+                if a_leg is not None and a_leg.interrupted
                 else ("LOSE_RACE" if winner is not None else "NO_ANSWER")
             )
             channel.hangup(cause)
@@ -836,7 +836,8 @@ def _wait_for_answer(
     started = clock.monotonic()
     while True:
         now = clock.monotonic() - started
-        if a_leg is not None and a_leg.hungup:
+        if a_leg is not None and a_leg.interrupted:
+            # Hung up, or taken elsewhere (uuid_bridge, transfer, intercept).
             return None
         live = [a for a in attempts if not a.channel.hungup]
         for attempt in live:
@@ -930,7 +931,7 @@ def bridge_app(a_leg: Channel, dial_string: str) -> bool:
         return _bridge_failed(a_leg, result)
     b_leg = result.channel
     assert b_leg is not None
-    if a_leg.hungup:
+    if a_leg.interrupted:
         b_leg.hangup("ORIGINATOR_CANCEL")
         return False
     _callee_to_caller(a_leg, b_leg)
@@ -989,6 +990,7 @@ def _b_leg_bridged(b_leg: Channel, a_leg: Channel) -> None:
     """The B leg's session while bridged (CS_EXCHANGE_MEDIA)."""
     b_leg._wait(None, lambda: b_leg.hungup or a_leg._bridge_active or a_leg.hungup)
     if b_leg.hungup:
+        b_leg._abandon_bridge(a_leg)
         return
     b_leg._enter(CS_EXCHANGE_MEDIA)
     accepted(b_leg)
@@ -1035,7 +1037,7 @@ def _bridge_failed(a_leg: Channel, result: OriginateResult) -> bool:
     a_leg.set_variable("DIALSTATUS", _DIALSTATUS.get(cause, cause))
     a_leg.set_variable("originate_failed_cause", cause)
     log.debug("channel %s: bridge failed: %s", a_leg.uuid, cause)
-    if a_leg.hungup:
+    if a_leg.interrupted:
         return False
     continue_on_fail = str(a_leg.get_variable("continue_on_fail") or "")
     if a_leg.true("continue_on_fail") or cause in continue_on_fail.split(","):

@@ -464,14 +464,28 @@ class Switch:
         also offers PCMA; PCMA offers only itself).
         """
         sip_profile = self.profiles[profile]
+        authorized: list[tuple[str, str]] = []
+        from_domain = None
         if isinstance(endpoint, Phone):
             host, port = endpoint.host, endpoint.port
             user_agent = endpoint.user_agent
         else:
             host, port = remote or ("127.0.0.1", 5070)
+        name = f"sofia/{profile}/{from_number}@{host}:{port}"
+        call_id = f"{self.new_uuid()}@{host}"
+        if isinstance(endpoint, Phone) and profile == "internal":
+            # The internal profile challenges the INVITE; the phone's user
+            # comes from the directory and its context is the user's.
+            user = self._authorise_invite(endpoint, to_number, call_id)
+            authorized = user[1]
+            from_domain = endpoint.domain
+            name = f"sofia/{profile}/{from_number}@{endpoint.domain}"
+            if context is None:
+                context = user[0].variables.get("user_context") or user[
+                    0
+                ].domain_variables.get("user_context", "default")
         if context is None:
             context = "public" if profile == "external" else "default"
-        name = f"sofia/{profile}/{from_number}@{host}:{port}"
         display = caller_name or ""
         now = self.clock.now_us()
         caller = CallerProfile(
@@ -498,6 +512,7 @@ class Switch:
             user_agent=user_agent,
             codec=codec,
             ptime=ptime,
+            call_id=call_id,
         )
         channel = Channel(
             self,
@@ -513,7 +528,13 @@ class Switch:
         channel.show_profile = False
         channel.fire("CHANNEL_STATE")
         channel.show_profile = True
-        sip.inbound_create(channel, to_number, display)
+        sip.inbound_create(
+            channel,
+            to_number,
+            display,
+            from_domain=from_domain,
+            authorized=authorized,
+        )
         for key, value in (variables or {}).items():
             channel.set_variable(key, value)
         channel.state = CS_INIT
@@ -524,6 +545,32 @@ class Switch:
         channel.set_variable("call_uuid", channel.uuid)
         channel.start(channel.route_loop)
         return channel
+
+    def _authorise_invite(
+        self, phone: Phone, to_number: str, call_id: str
+    ) -> tuple[DirectoryUser, list[tuple[str, str]]]:
+        """Digest-authorise a phone's INVITE against the directory."""
+        sequence = self.next_sequence()
+        invite = core_headers(
+            "REQUEST_PARAMS",
+            self.identity,
+            sequence,
+            self.clock.now_us(),
+            SITES["REQUEST_PARAMS_INVITE"],
+        )
+        user = self.lookup_user(
+            phone.user_id,
+            phone.domain,
+            "sip_auth",
+            params=endpoints.invite_auth_form(self, phone, to_number, call_id),
+            site="REQUEST_PARAMS_SIP_AUTH",
+        )
+        if user is None:
+            raise SwitchError(
+                f"INVITE from {phone.user_id}@{phone.domain} refused (403): "
+                "no such user in the directory"
+            )
+        return user, endpoints.authorised_variables(user, phone, invite)
 
     def inject_dtmf(self, uuid: str, digits: str, duration_ms: int = 2000) -> None:
         """The far end of a leg presses keys (RFC 2833)."""
