@@ -889,6 +889,12 @@ def _accepted(
 # --------------------------------------------------------------------------
 
 
+_HASH_USAGE = (
+    "-ERR Usage: hash "
+    "insert|insert_ifempty|select|delete|delete_ifmatch/realm/key[/value]\n"
+)
+
+
 class HashStore:
     """mod_hash's table: ``<realm>_<key>`` -> value."""
 
@@ -904,13 +910,13 @@ class HashStore:
         """``<op>/<realm>/<key>[/<value>]``; the api's reply text."""
         parts = self._parts(data)
         if parts is None:
-            return "-ERR Usage: hash insert|insert_ifempty|select|delete|delete_ifmatch/realm/key[/value]\n"
+            return _HASH_USAGE
         op = parts[0].lower()
         key = f"{parts[1]}_{parts[2]}"
         value = parts[3] if len(parts) > 3 else None
         current = self.values.get(key)
         if op in ("insert", "insert_ifempty", "delete_ifmatch") and value is None:
-            return "-ERR Usage: hash insert|insert_ifempty|select|delete|delete_ifmatch/realm/key[/value]\n"
+            return _HASH_USAGE
         if op == "insert":
             self.values[key] = value or ""
             return "+OK\n"
@@ -933,7 +939,7 @@ class HashStore:
             return "+OK\n"
         if op == "select" and api:
             return current or ""
-        return "-ERR Usage: hash insert|insert_ifempty|select|delete|delete_ifmatch/realm/key[/value]\n"
+        return _HASH_USAGE
 
 
 def app_hash(call: AppCall) -> None:

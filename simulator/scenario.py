@@ -437,7 +437,8 @@ class Simulation:
         if self.errors:
             listing = "\n".join(f"  - {error}" for error in self.errors)
             raise SimulationError(
-                f"the simulation failed:\n{listing}\n\nevents so far:\n{self.log.table()}"
+                f"the simulation failed:\n{listing}\n\n"
+                f"events so far:\n{self.log.table()}"
             )
 
     # -- parties ----------------------------------------------------------------

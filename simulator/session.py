@@ -117,8 +117,13 @@ class Router:
         channel.set_variable("call_uuid", channel.uuid)
         actions = self.find_actions(channel)
         if actions is None:
-            log.info("channel %s: no route for %s in %s", channel.uuid,
-                     channel.profile.destination_number, channel.profile.context)  # fmt: skip
+            profile = channel.profile
+            log.info(
+                "channel %s: no route for %s in %s",
+                channel.uuid,
+                profile.destination_number,
+                profile.context,
+            )
             channel.hangup("NO_ROUTE_DESTINATION")
             return
         channel.set_state(CS_EXECUTE)

@@ -74,7 +74,7 @@ def completed(call, app: str):
     ]
 
 
-# -- variables -------------------------------------------------------------------
+# -- variables -----------------------------------------------------------------
 
 
 def test_set_expands_twice_and_unset_removes():
@@ -137,7 +137,7 @@ def test_inline_of_an_application_that_cannot_be_inline_is_an_error():
         sim.errors.clear()
 
 
-# -- call control -----------------------------------------------------------------
+# -- call control --------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -240,15 +240,21 @@ def test_sched_hangup_ends_the_call_later():
         assert record.at - call.events("CHANNEL_PARK")[0].at >= 3
 
 
-# -- playback and digits ------------------------------------------------------------
+# -- playback and digits -------------------------------------------------------
 
 
 def test_playback_stops_on_a_terminator_and_reports_it():
     with simulation(
-        {"140": [("answer", ""), ("set", "playback_terminators=#"),
-                 ("playback", "long.wav"), ("park", "")]},
+        {
+            "140": [
+                ("answer", ""),
+                ("set", "playback_terminators=#"),
+                ("playback", "long.wav"),
+                ("park", ""),
+            ]
+        },
         sounds={"long.wav": 30.0},
-    ) as sim:  # fmt: skip
+    ) as sim:
         call = sim.dial("0201234567", "140")
         call.expect_event("PLAYBACK_START")
         call.press("5#")
@@ -267,16 +273,20 @@ PAGD = "1 3 2 2000 # prompt.wav invalid.wav got ^[0-9]+$ 1000"
 
 
 def test_play_and_get_digits_retries_after_a_timeout():
-    with simulation({"150": [("answer", ""), ("play_and_get_digits", PAGD), ("park", "")]},
-                    sounds={"prompt.wav": 1.0, "invalid.wav": 0.5}) as sim:  # fmt: skip
+    with simulation(
+        {"150": [("answer", ""), ("play_and_get_digits", PAGD), ("park", "")]},
+        sounds={"prompt.wav": 1.0, "invalid.wav": 0.5},
+    ) as sim:
         call = sim.dial("0201234567", "150")
         starts = call.expect_event("PLAYBACK_START")
         # No key: 2 s timeout, the invalid prompt, then the prompt again.
         call.expect_event("PLAYBACK_START", Playback_File_Path="invalid.wav", within=10)
         call.expect_event(
-            "PLAYBACK_START", Playback_File_Path="prompt.wav", within=10,
+            "PLAYBACK_START",
+            Playback_File_Path="prompt.wav",
+            within=10,
             after=call.events().index(starts) + 1,
-        )  # fmt: skip
+        )
         call.press("42")
         call.expect_parked(within=10)
         assert call.variable("got") == "42"
@@ -285,8 +295,10 @@ def test_play_and_get_digits_retries_after_a_timeout():
 
 
 def test_play_and_get_digits_max_digits_without_terminator():
-    with simulation({"151": [("answer", ""), ("play_and_get_digits", PAGD), ("park", "")]},
-                    sounds={"prompt.wav": 1.0}) as sim:  # fmt: skip
+    with simulation(
+        {"151": [("answer", ""), ("play_and_get_digits", PAGD), ("park", "")]},
+        sounds={"prompt.wav": 1.0},
+    ) as sim:
         call = sim.dial("0201234567", "151")
         call.expect_event("PLAYBACK_STOP")
         call.press("123")
@@ -299,8 +311,10 @@ def test_play_and_get_digits_max_digits_without_terminator():
 
 def test_play_and_get_digits_regex_failure_sets_invalid_and_gives_up():
     data = "1 2 1 2000 # prompt.wav invalid.wav got ^1[0-9]$"
-    with simulation({"152": [("answer", ""), ("play_and_get_digits", data), ("park", "")]},
-                    sounds={"prompt.wav": 0.5, "invalid.wav": 0.5}) as sim:  # fmt: skip
+    with simulation(
+        {"152": [("answer", ""), ("play_and_get_digits", data), ("park", "")]},
+        sounds={"prompt.wav": 0.5, "invalid.wav": 0.5},
+    ) as sim:
         call = sim.dial("0201234567", "152")
         call.expect_event("PLAYBACK_STOP")
         call.press("99")
@@ -313,8 +327,10 @@ def test_play_and_get_digits_regex_failure_sets_invalid_and_gives_up():
 
 
 def test_a_key_during_the_prompt_stops_it_and_counts():
-    with simulation({"153": [("answer", ""), ("play_and_get_digits", PAGD), ("park", "")]},
-                    sounds={"prompt.wav": 20.0}) as sim:  # fmt: skip
+    with simulation(
+        {"153": [("answer", ""), ("play_and_get_digits", PAGD), ("park", "")]},
+        sounds={"prompt.wav": 20.0},
+    ) as sim:
         call = sim.dial("0201234567", "153")
         call.expect_event("PLAYBACK_START")
         call.press("7#")
@@ -326,8 +342,10 @@ def test_a_key_during_the_prompt_stops_it_and_counts():
 
 
 def test_read_application():
-    with simulation({"154": [("answer", ""), ("read", "2 4 prompt.wav pin 3000 *"), ("park", "")]},
-                    sounds={"prompt.wav": 0.5}) as sim:  # fmt: skip
+    with simulation(
+        {"154": [("answer", ""), ("read", "2 4 prompt.wav pin 3000 *"), ("park", "")]},
+        sounds={"prompt.wav": 0.5},
+    ) as sim:
         call = sim.dial("0201234567", "154")
         call.expect_event("PLAYBACK_STOP")
         call.press("12*")
@@ -337,14 +355,19 @@ def test_read_application():
         call.hangup()
 
 
-# -- mod_hash, intercept ----------------------------------------------------------------
+# -- mod_hash, intercept -------------------------------------------------------
 
 
 def test_hash_application_and_api():
     with simulation(
-        {"160": [("hash", "insert/realm/key/v/with/slashes"),
-                 ("set", "got=${hash(select/realm/key)}"), ("park", "")]}
-    ) as sim:  # fmt: skip
+        {
+            "160": [
+                ("hash", "insert/realm/key/v/with/slashes"),
+                ("set", "got=${hash(select/realm/key)}"),
+                ("park", ""),
+            ]
+        }
+    ) as sim:
         call = sim.dial("0201234567", "160")
         call.expect_parked()
         assert call.variable("got") == "v/with/slashes"
@@ -357,18 +380,18 @@ def test_hash_application_and_api():
         call.hangup()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the bridge application's originate does not stop when the A leg is "
-    "taken by uuid_bridge (FreeSWITCH's intercept moves it to CS_PARK), so the "
-    "A leg is hung up with the picked-off leg's cause",
-)
 def test_intercept_takes_a_ringing_call():
     extensions = {
-        "170": [("hash", "insert/pickup/2301/${uuid}"), ("bridge", "user/2301@127.0.0.1")],
-        "171": [("set", "intercept_unanswered_only=true"),
-                ("intercept", "${hash(select/pickup/2301)}"), ("hangup", "CALL_REJECTED")],
-    }  # fmt: skip
+        "170": [
+            ("hash", "insert/pickup/2301/${uuid}"),
+            ("bridge", "user/2301@127.0.0.1"),
+        ],
+        "171": [
+            ("set", "intercept_unanswered_only=true"),
+            ("intercept", "${hash(select/pickup/2301)}"),
+            ("hangup", "CALL_REJECTED"),
+        ],
+    }
     with simulation(extensions) as sim:
         ringing = sim.phone("ringing", "2301", answers=False)
         colleague = sim.caller("colleague", "0209999999")
@@ -388,12 +411,20 @@ def test_intercept_takes_a_ringing_call():
         picker.expect_hangup(within=5)
 
 
-# -- voicemail --------------------------------------------------------------------------
+# -- voicemail -----------------------------------------------------------------
 
 
 def test_voicemail_of_a_box_without_voicemail_leaves_nothing():
-    with simulation({"180": [("answer", ""), ("set", "skip_greeting=true"),
-                             ("voicemail", "default 127.0.0.1 2309"), ("park", "")]}) as sim:  # fmt: skip
+    with simulation(
+        {
+            "180": [
+                ("answer", ""),
+                ("set", "skip_greeting=true"),
+                ("voicemail", "default 127.0.0.1 2309"),
+                ("park", ""),
+            ]
+        }
+    ) as sim:
         call = sim.dial("0201234567", "180")
         call.expect_parked(within=20)
         assert not call.events("RECORD_START")
@@ -402,9 +433,16 @@ def test_voicemail_of_a_box_without_voicemail_leaves_nothing():
 
 
 def test_a_message_too_short_is_not_kept():
-    with simulation({"181": [("answer", ""), ("set", "skip_greeting=true"),
-                             ("set", "skip_instructions=true"),
-                             ("voicemail", "default 127.0.0.1 2301")]}) as sim:  # fmt: skip
+    with simulation(
+        {
+            "181": [
+                ("answer", ""),
+                ("set", "skip_greeting=true"),
+                ("set", "skip_instructions=true"),
+                ("voicemail", "default 127.0.0.1 2301"),
+            ]
+        }
+    ) as sim:
         call = sim.dial("0201234567", "181")
         call.expect_event("RECORD_START", within=10)
         call.wait(1)
@@ -424,8 +462,10 @@ def test_a_greeting_plays_and_a_key_skips_the_instructions(tmp_path):
         out.setsampwidth(2)
         out.setframerate(8000)
         out.writeframes(b"\0\0" * 8000 * 6)
-    with simulation({"182": [("answer", ""), ("voicemail", "default 127.0.0.1 2302")]},
-                    voicemail_storage=tmp_path / "storage") as sim:  # fmt: skip
+    with simulation(
+        {"182": [("answer", ""), ("voicemail", "default 127.0.0.1 2302")]},
+        voicemail_storage=tmp_path / "storage",
+    ) as sim:
         reply = sim.switch.api(
             "vm_fsdb_pref_greeting_set", f"default 127.0.0.1 2302 1 {greeting}"
         )
@@ -444,7 +484,7 @@ def test_a_greeting_plays_and_a_key_skips_the_instructions(tmp_path):
         call.hangup()
 
 
-# -- eavesdrop, record_session ------------------------------------------------------------
+# -- eavesdrop, record_session -------------------------------------------------
 
 
 def test_eavesdrop_listens_until_the_call_ends():
@@ -467,8 +507,9 @@ def test_eavesdrop_listens_until_the_call_ends():
 
 
 def test_record_session_stops_at_hangup():
-    with simulation({"191": [("answer", ""), ("record_session", "/tmp/call.wav"),
-                             ("park", "")]}) as sim:  # fmt: skip
+    with simulation(
+        {"191": [("answer", ""), ("record_session", "/tmp/call.wav"), ("park", "")]}
+    ) as sim:
         call = sim.dial("0201234567", "191")
         call.expect_event("RECORD_START")
         call.expect_parked()

@@ -86,11 +86,25 @@ def test_stable_values_of_the_dialplan_form(forms):
     captured, sent = forms
     want = dict(first_of(captured, ("dialplan", None, None, "public")))
     got = dict(first_of(sent, ("dialplan", None, None, "public")))
-    for name in ("hostname", "section", "tag_name", "key_name", "key_value",
-                 "Event-Name", "Event-Calling-File", "Event-Calling-Function",
-                 "Event-Calling-Line-Number", "Channel-State", "Channel-Call-State",
-                 "Channel-State-Number", "Answer-State", "Hunt-Destination-Number",
-                 "Hunt-Context", "Caller-Context", "Hunt-Caller-ID-Number"):  # fmt: skip
+    for name in (
+        "hostname",
+        "section",
+        "tag_name",
+        "key_name",
+        "key_value",
+        "Event-Name",
+        "Event-Calling-File",
+        "Event-Calling-Function",
+        "Event-Calling-Line-Number",
+        "Channel-State",
+        "Channel-Call-State",
+        "Channel-State-Number",
+        "Answer-State",
+        "Hunt-Destination-Number",
+        "Hunt-Context",
+        "Caller-Context",
+        "Hunt-Caller-ID-Number",
+    ):
         assert got[name] == want[name], name
 
 

@@ -54,10 +54,16 @@ def user(uid: str) -> str:
       <variable name="effective_caller_id_number" value="{uid}"/></variables></user>"""
 
 
-DIRECTORY = f"""<document type="freeswitch/xml"><section name="directory">
-<domain name="{DOMAIN}"><params>
-<param name="dial-string" value="{{^^:sip_invite_domain=${{dialed_domain}}:presence_id=${{dialed_user}}@${{dialed_domain}}}}${{sofia_contact(*/${{dialed_user}}@${{dialed_domain}})}}"/>
-</params>{user("2301")}{user("2302")}</domain></section></document>"""
+DIAL_STRING = (
+    "{^^:sip_invite_domain=${dialed_domain}:presence_id=${dialed_user}@"
+    "${dialed_domain}}${sofia_contact(*/${dialed_user}@${dialed_domain})}"
+)
+DIRECTORY = (
+    '<document type="freeswitch/xml"><section name="directory">'
+    f'<domain name="{DOMAIN}"><params>'
+    f'<param name="dial-string" value="{DIAL_STRING}"/>'
+    f"</params>{user('2301')}{user('2302')}</domain></section></document>"
+)
 
 
 @pytest.fixture
