@@ -53,6 +53,8 @@ class Service:
 SERVICES: list[Service] = [
     # Call history, presence, transfers and voicemail follow the switch.
     Service("calls", "orchestrator.calls.runtime:run", needs_switch=True),
+    # Feature codes dialled on phones (hunt login, do not disturb, forwarding).
+    Service("features", "orchestrator.features.parked:run", needs_switch=True),
 ]
 
 

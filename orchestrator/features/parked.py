@@ -144,3 +144,19 @@ def _text(value: object) -> str:
     if isinstance(value, list):
         value = value[-1] if value else ""
     return str(value or "").strip()
+
+
+def run(ctx: Any) -> None:
+    """The orchestrator service (:mod:`orchestrator.runtime`): carry out
+    feature codes until the process stops."""
+    import gevent.event
+
+    notifier = Notifier(switch=ctx.gateway, live=ctx.live)
+    calls = FeatureCalls(
+        ctx.store, ctx.gateway, settings=ctx.settings, notifier=notifier
+    )
+    calls.start()
+    try:
+        gevent.event.Event().wait()
+    finally:
+        calls.stop()

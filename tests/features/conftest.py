@@ -161,5 +161,10 @@ def phone_call(sim: Any, phone: Any, number: str) -> Any:
 
 
 def rang(sim: Any, party: Any) -> int:
-    """How many legs were made to ``party`` (its phone rang, or its mobile)."""
-    return sum(1 for channel in sim.legs.values() if party.owns(channel))
+    """How many legs were made to ``party`` (its phone rang, or its mobile);
+    calls the party placed itself do not count."""
+    return sum(
+        1
+        for channel in sim.legs.values()
+        if party.owns(channel) and channel.direction == "outbound"
+    )
