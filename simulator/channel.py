@@ -461,6 +461,10 @@ class Channel:
 
     def _finish(self) -> None:
         """CS_HANGUP, CS_REPORTING (HANGUP_COMPLETE), CS_DESTROY."""
+        partner = self.partner
+        if partner is not None and partner.partner is self:
+            # Gone before its side of the bridge ran: release the other leg.
+            self._abandon_bridge(partner)
         self._enter(CS_HANGUP, STATE_NUMBERS[CS_HANGUP])
         self.set_callstate("HANGUP")
         # Let a bridged partner's thread finish its unbridge meanwhile, as

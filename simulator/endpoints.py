@@ -621,6 +621,10 @@ class SipLeg:
         """The far end sent BYE: the hangup that follows is theirs."""
         self.remote_reason = "bye"
 
+    def remote_cancel(self) -> None:
+        """The caller sent CANCEL before the call was answered."""
+        self.remote_reason = "cancel"
+
     def remote_refuse(self, status: int) -> None:
         """The far end answered the INVITE with a final error status."""
         self.remote_reason = "refuse"
@@ -666,7 +670,9 @@ class SipLeg:
         """Variables sofia adds in its hangup handler: disposition, RTP stats."""
         v = channel.set_variable
         reason = getattr(self, "remote_reason", None)
-        if reason is None:
+        if reason == "cancel":
+            v("sip_hangup_disposition", "recv_cancel")
+        elif reason is None:
             if channel.answered:
                 v("sip_hangup_disposition", "send_bye")
             elif self.inbound:

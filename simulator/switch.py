@@ -631,8 +631,19 @@ class Switch:
     def remote_hangup(self, uuid: str, cause: str = "NORMAL_CLEARING") -> None:
         """The far end of a leg sends BYE (or CANCEL before the answer)."""
         channel = self._need(uuid)
-        if channel.sip is not None and channel.answered:
-            channel.sip.remote_bye()
+        if channel.sip is not None:
+            if channel.answered:
+                channel.sip.remote_bye()
+            elif channel.direction == "outbound":
+                # A ringing phone that is hung up declines the call.
+                channel.sip.remote_refuse(603)
+                if cause == "NORMAL_CLEARING":
+                    cause = "CALL_REJECTED"
+            else:
+                # A caller giving up before the answer sends CANCEL.
+                channel.sip.remote_cancel()
+                if cause == "NORMAL_CLEARING":
+                    cause = "ORIGINATOR_CANCEL"
         channel.hangup(cause)
 
     def _need(self, uuid: str) -> Channel:
