@@ -539,6 +539,12 @@ def uuid_dump(switch: Switch, args: str) -> str:
     return "\n".join(lines) + "\n\n"
 
 
+ORIGINATE_USAGE = (
+    "-USAGE: <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] "
+    "[<context>] [<cid_name>] [<cid_num>] [<timeout_sec>]\n"
+)
+
+
 def originate(switch: Switch, args: str) -> str:
     """originate <dial> <&app(args)|exten> [dialplan] [context] [cid_name]
     [cid_num] [timeout]."""
@@ -550,7 +556,7 @@ def originate(switch: Switch, args: str) -> str:
     except ValueError:
         words = args.split()
     if len(words) < 2:
-        return "-USAGE: <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] [<cid_num>] [<timeout_sec>]\n"
+        return ORIGINATE_USAGE
     dial, what = words[0], words[1]
     dialplan = words[2] if len(words) > 2 else "XML"
     context = words[3] if len(words) > 3 else "default"
@@ -683,9 +689,9 @@ def _sofia_status(switch: Switch) -> str:
     for name, profile in switch.profiles.items():
         lines.append(f"{name:>21}\tprofile\t{profile.url:<48}\tRUNNING (0)")
     for name, gateway in switch.endpoints.gateways.items():
-        lines.append(
-            f"{'external::' + name:>21}\tgateway\t{'sip:' + name + '@' + gateway.host:<48}\tNOREG"
-        )
+        alias = "external::" + name
+        data = f"sip:{name}@{gateway.host}"
+        lines.append(f"{alias:>21}\tgateway\t{data:<48}\tNOREG")
     lines.append(_RULE)
     lines.append(
         f"{len(switch.profiles)} profiles {len(switch.endpoints.gateways)} aliases"
@@ -716,8 +722,8 @@ def _sofia_reg(switch: Switch, name: str) -> str:
             f"User:       \t{phone.user_id}@{phone.domain}",
             f'Contact:    \t"" <{phone.contact_uri}>',
             f"Agent:      \t{phone.user_agent}",
-            f"Status:     \tRegistered(UDP)(unknown) EXP({_stamp(int(expires_at * 1_000_000))})"
-            f" EXPSECS({left})",
+            "Status:     \tRegistered(UDP)(unknown) "
+            f"EXP({_stamp(int(expires_at * 1_000_000))}) EXPSECS({left})",
             "Ping-Status:\tReachable",
             "Ping-Time:\t0.00",
             f"Host:       \t{switch.hostname}",

@@ -498,10 +498,8 @@ class SipLeg:
             v("sip_from_display", display)
         from_uri = f"<sip:{number}@{p.ip}>;tag={self.local_tag}"
         v("sip_full_from", f'"{display}" {from_uri}' if display else from_uri)
-        v(
-            "sip_full_to",
-            f"<sip:{self.remote_user}@{self.remote};transport=UDP>;tag={self.remote_tag}",
-        )
+        to_uri = f"<sip:{self.remote_user}@{self.remote};transport=UDP>"
+        v("sip_full_to", f"{to_uri};tag={self.remote_tag}")
         v("sip_from_user", number)
         v("sip_from_uri", f"{number}@{p.ip}")
         v("sip_from_host", p.ip)

@@ -21,9 +21,10 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 Pairs = list[tuple[str, object]]
 
@@ -135,7 +136,8 @@ def from_simulator(events: Iterable[object]) -> list[Pairs]:
     """simulator Event objects as lists of pairs (what the wire carries)."""
     out = []
     for event in events:
-        out.append(json.loads(event.to_json(), object_pairs_hook=list))  # type: ignore[attr-defined]
+        text = event.to_json()  # type: ignore[attr-defined]
+        out.append(json.loads(text, object_pairs_hook=list))
     return out
 
 
@@ -329,7 +331,7 @@ class EventRecorder:
     def clear(self) -> None:
         self.events.clear()
 
-    def wait(self, predicate, timeout: float = 5.0) -> object:  # type: ignore[no-untyped-def]
+    def wait(self, predicate: Callable[[Any], bool], timeout: float = 5.0) -> Any:
         """The first recorded event matching ``predicate`` (real seconds)."""
         import gevent
 
@@ -345,11 +347,11 @@ class EventRecorder:
 
     def wait_event(
         self, name: str, uuid: str | None = None, timeout: float = 5.0
-    ) -> object:
-        def match(event: object) -> bool:
+    ) -> Any:
+        def match(event: Any) -> bool:
             if getattr(event, "name", None) != name:
                 return False
-            return uuid is None or event.get("Unique-ID") == uuid  # type: ignore[attr-defined]
+            return uuid is None or event.get("Unique-ID") == uuid
 
         return self.wait(match, timeout)
 

@@ -10,11 +10,14 @@ from simulator.endpoints import Behaviour
 from simulator.originate import DialStringError, originate, parse_dial_string
 from simulator.switch import Switch
 
-DIRECTORY = """<document type="freeswitch/xml"><section name="directory">
+# FreeSWITCH's stock dial-string for users.
+DIAL_STRING = (
+    "{^^:sip_invite_domain=${dialed_domain}:presence_id=${dialed_user}@"
+    "${dialed_domain}}${sofia_contact(*/${dialed_user}@${dialed_domain})}"
+)
+DIRECTORY = f"""<document type="freeswitch/xml"><section name="directory">
 <domain name="127.0.0.1">
-  <params>
-    <param name="dial-string" value="{^^:sip_invite_domain=${dialed_domain}:presence_id=${dialed_user}@${dialed_domain}}${sofia_contact(*/${dialed_user}@${dialed_domain})}"/>
-  </params>
+  <params><param name="dial-string" value="{DIAL_STRING}"/></params>
   <user id="2001"><variables>
     <variable name="user_context" value="default"/>
   </variables></user>
