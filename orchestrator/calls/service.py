@@ -74,12 +74,12 @@ DEFAULT_MUSIC = "local_stream://moh"
 _DESTINATION = re.compile(r"\+?[0-9*#]{2,20}")
 _SEPARATORS = re.compile(r"[\s\-./()]")
 
-# Variables of the user's leg that the consultation call (and a caller
-# transferred into the dialplan) must carry to be routed as the user's.
+# The user's rights, which a caller transferred into the dialplan carries
+# so that the transfer stays within the user's traffic class.
+_RIGHTS_VARIABLES = ("schakel_call_rights", "toll_allow", "schakel_max_call_seconds")
+# What the consultation call carries to be routed as the user's own call.
 _USER_VARIABLES = (
-    "schakel_call_rights",
-    "toll_allow",
-    "schakel_max_call_seconds",
+    *_RIGHTS_VARIABLES,
     "outbound_caller_id_number",
     "outbound_caller_id_name",
     "schakel_username",
