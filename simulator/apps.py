@@ -1170,6 +1170,27 @@ VM_PHRASES: dict[str, list[str]] = {
     "ack_marked-urgent": [f"{_VM}vm-marked-urgent.wav"],
     "ack_too-small": [f"{_VM}vm-too-small.wav"],
     "goodbye": [f"{_VM}vm-goodbye.wav"],
+    "hello": [f"{_VM}vm-hello.wav"],
+    "enter_pass": [f"{_VM}vm-enter_pass.wav"],
+    "fail_auth": [f"{_VM}vm-fail_auth.wav"],
+    "abort": [f"{_VM}vm-abort.wav"],
+    "count_new": [f"{_VM}vm-you_have.wav", "{digits}", f"{_VM}vm-new.wav",
+                  f"{_VM}vm-messages.wav"],
+    "count_saved": [f"{_VM}vm-you_have.wav", "{digits}", f"{_VM}vm-saved.wav",
+                    f"{_VM}vm-messages.wav"],
+    "message_number": [f"{_VM}vm-message.wav", "{digits}"],
+    "listen_file_check": [
+        f"{_VM}vm-listen_to_recording.wav", f"{_VM}vm-press.wav", "digits/8000/1.wav",
+        f"{_VM}vm-save_recording.wav", f"{_VM}vm-press.wav", "digits/8000/2.wav",
+        f"{_VM}vm-delete_recording.wav", f"{_VM}vm-press.wav", "digits/8000/7.wav",
+    ],
+    "menu": [
+        f"{_VM}vm-listen_new.wav", f"{_VM}vm-press.wav", "digits/8000/1.wav",
+        f"{_VM}vm-listen_saved.wav", f"{_VM}vm-press.wav", "digits/8000/2.wav",
+        f"{_VM}vm-advanced.wav", f"{_VM}vm-press.wav", "digits/8000/5.wav",
+        f"{_VM}vm-to_exit.wav", f"{_VM}vm-press.wav", "digits/8000/pound.wav",
+    ],
+    "ack_deleted": [f"{_VM}vm-deleted.wav"],
 }  # fmt: skip
 
 
@@ -1188,8 +1209,14 @@ class VoicemailProfile:
     skip_greet_key: str = "#"
     urgent_key: str = "*"
     listen_file_key: str = "1"
+    save_file_key: str = "2"
+    delete_file_key: str = "7"
     record_file_key: str = "3"
     login_keys: str = "0"
+    play_new_messages_key: str = "1"
+    play_saved_messages_key: str = "2"
+    config_menu_key: str = "5"
+    max_login_attempts: int = 3
     sound_prefix: str = "/usr/local/freeswitch/sounds/en/us/callie"
 
 
@@ -1487,10 +1514,11 @@ def _lookup_user(
 def app_voicemail(call: AppCall) -> None:
     """``voicemail [check] [auth] <profile> <domain> [<id>]``."""
     args = call.args()
-    if args and args[0] in ("check", "auth"):
-        raise UnsupportedUse(
-            call.channel.uuid, "voicemail", "checking a box is not simulated"
-        )
+    check = auth = False
+    while args and args[0] in ("check", "auth"):
+        check = check or args[0] == "check"
+        auth = auth or args[0] == "auth"
+        args = args[1:]
     if len(args) < 2:
         log.error("channel %s: voicemail: usage <profile> <domain> <id>",
                   call.channel.uuid)  # fmt: skip
@@ -1500,6 +1528,9 @@ def app_voicemail(call: AppCall) -> None:
         log.error("channel %s: voicemail: no profile %s", call.channel.uuid, args[0])
         return
     box_id = args[2] if len(args) > 2 else None
+    if check and box_id is not None:
+        _Check(call, profile, args[1], box_id, authenticated=auth).run()
+        return
     if box_id is None:
         raise UnsupportedUse(
             call.channel.uuid,
@@ -1511,6 +1542,8 @@ def app_voicemail(call: AppCall) -> None:
 
 class _Leave:
     """voicemail_leave_main: greeting, beep, recording, delivery."""
+
+    site = CallSite("mod_voicemail.c", "voicemail_leave_main", 3418)
 
     def __init__(
         self, call: AppCall, profile: VoicemailProfile, domain: str, box: str
@@ -1536,8 +1569,17 @@ class _Leave:
             return
         if is_true(user.params.get("vm-skip-instructions")):
             skip_instructions = True
-        if not skip_greeting and self._greeting() == self.profile.skip_greet_key:
-            skip_instructions = True
+        while not skip_greeting:
+            key = self._greeting()
+            if key == self.profile.skip_greet_key:
+                skip_instructions = True
+            elif key is not None and key in self.profile.login_keys:
+                # The box owner logs in from the greeting.
+                _Check(self.call, self.profile, self.domain, self.box).run()
+                return
+            elif key is not None and not channel.interrupted:
+                continue  # any other key: the greeting again
+            break
         recorded = self._record(skip_instructions)
         if recorded is not None:
             flags = "B_NORMAL"
@@ -1552,7 +1594,7 @@ class _Leave:
     def _lookup(self) -> DirectoryUser | None:
         channel = self.channel
         ip = channel.get_variable("network_addr") or channel.profile.network_addr
-        event = voicemail_lookup_event(self.box, self.domain, ip or "")
+        event = voicemail_lookup_event(self.box, self.domain, ip or "", self.site)
         try:
             user = _lookup_user(channel.switch, event, self.box, self.domain)
         except XmlCurlError as error:
@@ -1712,6 +1754,161 @@ class _Leave:
         channel.set_variable("voicemail_file_path", recording.path)
         channel.set_variable("voicemail_read_flags", flags)
         channel.set_variable("voicemail_message_len", length)
+
+
+class _Check(_Leave):
+    """voicemail_check_main: log in, hear the messages, the main menu.
+
+    A reduction of mod_voicemail's state machine: the password (unless
+    ``auth``), the folder summary, new messages played at once, after each
+    message listen again (1), save (2) or delete (7), then the main menu
+    (1 new, 2 saved, # leaves). The advanced menu (5) is not simulated.
+    """
+
+    site = CallSite("mod_voicemail.c", "voicemail_check_main", 2460)
+
+    def __init__(
+        self,
+        call: AppCall,
+        profile: VoicemailProfile,
+        domain: str,
+        box: str,
+        *,
+        authenticated: bool = False,
+    ) -> None:
+        super().__init__(call, profile, domain, box)
+        self.authenticated = authenticated
+
+    def run(self) -> None:
+        channel = self.channel
+        self._phrase("hello")
+        user = self._login()
+        if user is None:
+            if not channel.interrupted:
+                self._phrase("abort")
+                self._phrase("goodbye")
+            return
+        new = [m for m in self._messages() if not m.read_epoch]
+        self._summary()
+        if new:
+            self._play(new)
+        self._menu_loop()
+        if not channel.interrupted:
+            self._phrase("goodbye")
+
+    def _login(self) -> DirectoryUser | None:
+        for _attempt in range(self.profile.max_login_attempts):
+            if self.channel.interrupted:
+                return None
+            self.channel.sleep(0.1)
+            user = self._lookup()
+            if user is None:
+                return None
+            password = user.params.get("vm-password") or user.params.get("password")
+            ok = self.authenticated or not password
+            if not ok:
+                entered = self._collect("enter_pass", self.profile.terminator_key)
+                ok = entered == password
+            result = "success" if ok else "fail"
+            self._maintenance("authentication", before=[("VM-Auth-Result", result)])
+            if ok:
+                return user
+            self._phrase("fail_auth")
+        return None
+
+    def _collect(self, phrase: str, terminator: str) -> str:
+        """vm_macro_get: a phrase (a key stops it), then digits to the terminator."""
+        first = self._phrase(phrase, breakable=True)
+        digits = ""
+        key = first
+        while not self.channel.interrupted:
+            if key is None:
+                key = self.channel.read_digit(self.profile.digit_timeout)
+            if key is None or key in terminator:
+                break
+            digits += key
+            key = None
+        return digits
+
+    def _messages(self) -> list[VoicemailMessage]:
+        return sorted(
+            self.store.box(self.box, self.domain), key=lambda m: m.created_epoch
+        )
+
+    def _maintenance(
+        self,
+        action: str,
+        before: list[tuple[str, str]] = (),  # type: ignore[assignment]
+        after: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    ) -> None:
+        """A vm::maintenance event with the channel's data."""
+        lead = [("VM-Action", action), *before]
+        lead += [("VM-User", self.box), ("VM-Domain", self.domain), *after]
+        event = channel_event(
+            self.channel, "CUSTOM", subclass="vm::maintenance", lead=lead
+        )
+        event.origin = _site("voicemail_check_main", 0)
+        self.channel.switch.fire(event)
+
+    def _summary(self) -> None:
+        new, saved, new_urgent, saved_urgent = self.store.counts(self.box, self.domain)
+        self.channel.set_variable("voicemail_current_folder", "inbox")
+        self._maintenance(
+            "folder-summary",
+            after=[
+                ("VM-Folder", "inbox"),
+                ("VM-Total-New-Messages", str(new)),
+                ("VM-Total-Saved-Messages", str(saved)),
+                ("VM-Total-New-Urgent-Messages", str(new_urgent)),
+                ("VM-Total-Saved-Urgent-Messages", str(saved_urgent)),
+            ],
+        )
+        self._phrase("count_new", str(new))
+        if not new:
+            self._phrase("count_saved", str(saved))
+
+    def _play(self, messages: list[VoicemailMessage]) -> None:
+        changed = False
+        for index, message in enumerate(messages, start=1):
+            while not self.channel.interrupted:
+                self._phrase("message_number", str(index))
+                play_file(self.channel, message.path, terminators=ALL_DIGITS)
+                _flush_dtmf(self.channel)
+                if not message.read_epoch:
+                    message.read_epoch = int(self.channel.switch.clock.now())
+                    changed = True
+                key = self._menu("listen_file_check")
+                if key == self.profile.listen_file_key:
+                    continue
+                if key == self.profile.delete_file_key:
+                    self.store.messages.remove(message)
+                    self._phrase("ack_deleted")
+                    changed = True
+                elif key == self.profile.save_file_key:
+                    self._phrase("ack_saved")
+                break
+        if changed:
+            self.store.update_mwi(self.box, self.domain, "READ")
+
+    def _menu_loop(self) -> None:
+        """The main menu until ``#``, a hangup or ``max_retries`` silences."""
+        retries = self.profile.max_retries
+        while retries and not self.channel.interrupted:
+            key = self._menu("menu")
+            if key == self.profile.terminator_key:
+                return
+            if key == self.profile.play_new_messages_key:
+                self._play([m for m in self._messages() if not m.read_epoch])
+            elif key == self.profile.play_saved_messages_key:
+                self._play([m for m in self._messages() if m.read_epoch])
+            elif key == self.profile.config_menu_key:
+                raise UnsupportedUse(
+                    self.channel.uuid, "voicemail", "the advanced menu is not simulated"
+                )
+            else:
+                retries -= 1
+                continue
+            retries = self.profile.max_retries
 
 
 def _flush_dtmf(channel: Channel) -> None:

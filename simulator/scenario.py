@@ -280,7 +280,7 @@ class Call:
         return list(self.sim.router.traces.get(self.uuid, []))
 
     def expect_event(
-        self, name: str, *, within: float = 5.0, after: int = 0, **headers: str
+        self, name: str, *, within: float = 30.0, after: int = 0, **headers: str
     ) -> Recorded:
         """An event of this leg (``name`` with subclass for CUSTOM events)."""
 
@@ -293,11 +293,11 @@ class Call:
         what = name + (f" with {headers}" if headers else "")
         return self._expect(test, what, within)
 
-    def expect_answered(self, *, within: float = 30.0) -> Recorded:
+    def expect_answered(self, *, within: float = 60.0) -> Recorded:
         return self.expect_event("CHANNEL_ANSWER", within=within)
 
     def expect_answered_by(
-        self, party: Party | str, *, within: float = 30.0
+        self, party: Party | str, *, within: float = 60.0
     ) -> Channel:
         """Bridged to a leg of ``party``; returns that leg."""
         target = self.sim.party(party) if isinstance(party, str) else party
@@ -318,7 +318,7 @@ class Call:
         return self._expect(test, f"answered by {target.name}", within)
 
     def expect_hangup(
-        self, *, cause: str | None = None, within: float = 30.0
+        self, *, cause: str | None = None, within: float = 60.0
     ) -> Recorded:
         record = self.expect_event("CHANNEL_HANGUP", within=within)
         got = record.get("Hangup-Cause")
@@ -326,10 +326,10 @@ class Call:
             self._fail(f"hangup cause {cause}, got {got}")
         return record
 
-    def expect_parked(self, *, within: float = 10.0) -> Recorded:
+    def expect_parked(self, *, within: float = 30.0) -> Recorded:
         return self.expect_event("CHANNEL_PARK", within=within)
 
-    def expect_variable(self, name: str, value: str, *, within: float = 5.0) -> None:
+    def expect_variable(self, name: str, value: str, *, within: float = 30.0) -> None:
         def test() -> bool:
             return self.channel.get_variable(name) == value
 
@@ -526,7 +526,7 @@ class Simulation:
         return [r for r in self.log.records if name is None or r.name == name]
 
     def expect_event(
-        self, name: str, *, within: float = 5.0, **headers: str
+        self, name: str, *, within: float = 30.0, **headers: str
     ) -> Recorded:
         """Any event (``MESSAGE_WAITING``, ``CUSTOM vm::maintenance`` ...)."""
 
@@ -544,7 +544,7 @@ class Simulation:
             )
         return found
 
-    def wait_idle(self, *, within: float = 30.0) -> None:
+    def wait_idle(self, *, within: float = 60.0) -> None:
         """Until no channel is left (every call ended and was destroyed)."""
 
         def test() -> bool:

@@ -197,10 +197,12 @@ def user_call_event(user: str, domain: str) -> Event:
     )
 
 
-def voicemail_lookup_event(user: str, domain: str, ip: str) -> Event:
-    """mod_voicemail looking up the box a caller leaves a message in."""
+def voicemail_lookup_event(
+    user: str, domain: str, ip: str, site: CallSite = VOICEMAIL_LOOKUP_SITE
+) -> Event:
+    """mod_voicemail looking up a box (to leave a message in, or to log in)."""
     return directory_event(
-        "voicemail-lookup", user, domain, after=[("ip", ip)], site=VOICEMAIL_LOOKUP_SITE
+        "voicemail-lookup", user, domain, after=[("ip", ip)], site=site
     )
 
 

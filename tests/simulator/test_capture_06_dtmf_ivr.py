@@ -26,7 +26,7 @@ ALLOW: set[str] = set()
 @pytest.fixture
 def switch(captures_dir):
     fetcher = StaticFetcher(captures_dir / CAPTURE / "xmlcurl")
-    switch = Switch(clock=Clock(speed=50), xml_fetcher=fetcher)
+    switch = Switch(clock=Clock(speed=10), xml_fetcher=fetcher)
     apps = Applications(switch)
     Router(switch, apps).install()
     switch.apps = apps  # type: ignore[attr-defined]

@@ -41,7 +41,7 @@ ALLOW = {
 @pytest.fixture
 def switch(captures_dir, tmp_path):
     fetcher = StaticFetcher(captures_dir / CAPTURE / "xmlcurl")
-    switch = Switch(clock=Clock(speed=50), xml_fetcher=fetcher)
+    switch = Switch(clock=Clock(speed=10), xml_fetcher=fetcher)
     apps = Applications(switch)
     apps.voicemail.storage = tmp_path
     Router(switch, apps).install()

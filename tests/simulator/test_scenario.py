@@ -78,12 +78,12 @@ def sim():
 def test_a_phone_answers_and_the_caller_hangs_up(sim):
     anna = sim.phone("anna", "2301", answers_after=2)
     call = sim.dial("0201234567", "0317492301")
-    leg = call.expect_answered_by(anna, within=10)
+    leg = call.expect_answered_by(anna, within=60)
     assert anna.owns(leg)
     call.wait(3)
     call.hangup()
-    call.expect_hangup(cause="NORMAL_CLEARING", within=5)
-    sim.wait_idle(within=5)
+    call.expect_hangup(cause="NORMAL_CLEARING", within=60)
+    sim.wait_idle(within=60)
     assert call.traces()[0].matched_extensions() == ["anna"]
 
 
@@ -91,7 +91,7 @@ def test_no_answer_falls_back_to_the_mobile(sim):
     anna = sim.phone("anna", "2301", answers=False)
     mobile = sim.mobile("anna mobile", "+31612345678", answers_after=3)
     call = sim.dial("0201234567", "0317492301")
-    call.expect_answered_by(mobile, within=20)
+    call.expect_answered_by(mobile, within=60)
     assert call.variable("originate_disposition") == "SUCCESS"
     with pytest.raises(ExpectationFailed, match="answered by anna"):
         call.expect_answered_by(anna, within=0.1)
@@ -107,16 +107,16 @@ def test_busy_and_no_mobile_goes_to_voicemail(sim):
     call.expect_event("RECORD_START", within=60)
     sim.expect_event("CUSTOM vm::maintenance", VM_Action="leave-message", within=200)
     call.hangup()
-    call.expect_hangup(within=5)
+    call.expect_hangup(within=60)
     assert len(seen) == 1 and seen[0].user == "2301"
     assert 6 <= seen[0].message_len <= 9
 
 
 def test_menu_choice_transfers_and_parks(sim):
     call = sim.dial("0201234567", "0317492300")
-    call.expect_event("PLAYBACK_START", within=5)
+    call.expect_event("PLAYBACK_START", within=60)
     call.press("1")
-    call.expect_parked(within=10)
+    call.expect_parked(within=60)
     assert call.channel.profile.destination_number == "choice-1"
     assert [t.context for t in call.traces()] == ["public", "public"]
 
@@ -124,7 +124,7 @@ def test_menu_choice_transfers_and_parks(sim):
 def test_an_unknown_application_fails_loudly(sim):
     call = sim.dial("0201234567", "0317492399")
     with pytest.raises(SimulationError, match="conference"):
-        call.expect_hangup(within=5)
+        call.expect_hangup(within=60)
     sim.errors.clear()
 
 
@@ -140,7 +140,7 @@ def test_a_failed_expectation_shows_the_events(sim):
 
 def test_no_route_is_no_route_destination(sim):
     call = sim.dial("0201234567", "0999")
-    call.expect_hangup(cause="NO_ROUTE_DESTINATION", within=5)
+    call.expect_hangup(cause="NO_ROUTE_DESTINATION", within=60)
 
 
 def test_the_event_socket_serves_the_switch():
