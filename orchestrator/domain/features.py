@@ -35,24 +35,18 @@ class FeatureAction(enum.StrEnum):
     VOICEMAIL = "voicemail"
     CALL_AS_MAIN = "call_as_main"
     CALL_AS_MOBILE = "call_as_mobile"
-    BLIND_TRANSFER = "blind_transfer"
-    ATTENDED_TRANSFER = "attended_transfer"
 
 
 @dataclass(frozen=True)
 class FeatureCode:
     """One code: what is dialled (``pattern`` captures the argument), what it
-    does, and whether the orchestrator must act on it (``parks``).
-
-    ``in_call`` codes are pressed during a call rather than dialled.
-    """
+    does, and whether the orchestrator must act on it (``parks``)."""
 
     code: str
     pattern: str
     action: FeatureAction
     parks: bool
     description: str
-    in_call: bool = False
 
     def match(self, dialled: str) -> re.Match[str] | None:
         return re.fullmatch(self.pattern.strip("^$"), dialled)
@@ -120,23 +114,6 @@ FEATURE_CODES: tuple[FeatureCode, ...] = (
         False,
         "call that number presenting your mobile number, where allowed",
     ),
-    FeatureCode(
-        "*1",
-        "1",
-        FeatureAction.BLIND_TRANSFER,
-        False,
-        "blind transfer: dial the number, the caller is put through",
-        in_call=True,
-    ),
-    FeatureCode(
-        "*2",
-        "2",
-        FeatureAction.ATTENDED_TRANSFER,
-        False,
-        "consult, then transfer: dial the number, talk; hang up to connect, "
-        "press # to cancel and return to the caller, 0 for a three-way call",
-        in_call=True,
-    ),
 )
 
 PARKED_ACTIONS = frozenset(fc.action for fc in FEATURE_CODES if fc.parks)
@@ -148,10 +125,6 @@ class UnknownFeature(LookupError):
     error_id = "unknown-feature"
 
 
-def dialled_codes() -> list[FeatureCode]:
-    return [fc for fc in FEATURE_CODES if not fc.in_call]
-
-
 def by_action(action: str) -> FeatureCode:
     for fc in FEATURE_CODES:
         if fc.action == action:
@@ -161,7 +134,7 @@ def by_action(action: str) -> FeatureCode:
 
 def parse(dialled: str) -> tuple[FeatureCode, str] | None:
     """The code ``dialled`` is, with its argument (``""`` if none)."""
-    for fc in dialled_codes():
+    for fc in FEATURE_CODES:
         match = fc.match(dialled)
         if match:
             return fc, (match.group(1) if match.groups() else "") or ""
@@ -172,6 +145,5 @@ def readme_table() -> str:
     """The README's feature code table (kept in step by a test)."""
     lines = ["| code | what it does |", "| --- | --- |"]
     for fc in FEATURE_CODES:
-        when = " (during a call)" if fc.in_call else ""
-        lines.append(f"| `{fc.code}`{when} | {fc.description} |")
+        lines.append(f"| `{fc.code}` | {fc.description} |")
     return "\n".join(lines)
