@@ -935,7 +935,7 @@ class Channel:
         self.set_variable("record_samples", str(int(seconds * 8000)))
         self.fire(
             "RECORD_STOP",
-            tail=[("Record-File-Path", path), ("Record-Completion-Cause", "success")],
+            tail=[("Record-File-Path", path)],
         )
         return True
 
