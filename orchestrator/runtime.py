@@ -55,6 +55,8 @@ SERVICES: list[Service] = [
     Service("calls", "orchestrator.calls.runtime:run", needs_switch=True),
     # Feature codes dialled on phones (hunt login, do not disturb, forwarding).
     Service("features", "orchestrator.features.parked:run", needs_switch=True),
+    # Callers' names (phonebook, colleagues' mobiles) in the switch's memory.
+    Service("caller-names", "orchestrator.features.names:run", needs_switch=True),
 ]
 
 

@@ -45,6 +45,8 @@ from orchestrator.domain.steps import Action, Step
 log = logging.getLogger(__name__)
 
 PICKUP_GROUP_REALM = "schakel_pickup_group"
+# Callers' names by number (filled by orchestrator.features.names).
+CALLER_NAMES_REALM = "schakel_names"
 PICKUP_EXTENSION_REALM = "schakel_pickup_ext"
 UNAVAILABLE_ANNOUNCEMENT = "niet-bereikbaar"
 VM_OR_QUEUE_ANNOUNCEMENT = "keuze-voicemail-of-wachtrij"
@@ -322,6 +324,7 @@ TEMPLATE_GLOBALS: dict[str, Any] = {
     "hunt_pointer_realm": POINTER_REALM,
     "pickup_group_realm": PICKUP_GROUP_REALM,
     "pickup_extension_realm": PICKUP_EXTENSION_REALM,
+    "caller_names_realm": CALLER_NAMES_REALM,
     "features": {fc.action.value: fc for fc in FEATURE_CODES},
     "feature_action_variable": ACTION_VARIABLE,
     "feature_argument_variable": ARGUMENT_VARIABLE,
