@@ -592,6 +592,10 @@ class Channel:
         real = None if timeout is None else self.clock.real(timeout)
         return self._hangup_event.wait(real)
 
+    def sleep_until_hangup(self, seconds: float) -> bool:
+        """For scripted parties: wait; False when the leg hung up meanwhile."""
+        return not self.wait_hangup(seconds)
+
     def wait_destroyed(self, timeout: float | None = None) -> bool:
         real = None if timeout is None else self.clock.real(timeout)
         return self._destroyed.wait(real)

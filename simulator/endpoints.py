@@ -14,7 +14,8 @@ call, so that the events carry the variables a real FreeSWITCH puts there.
 - ``ring`` (180 first; a busy phone often answers 486 without ringing),
   ``early_media`` (183 with SDP: the caller hears the far end's ring tone);
 - ``on_answer``: ``callable(channel)`` run in its own greenlet once the
-  call is answered: the scripted party (hang up after N s, DTMF, hold).
+  call is answered: the scripted party; ``hang_up_after``, ``press`` and
+  ``hold_for`` make the usual ones.
 
 ``Phone``: a directory user's phone; ``register()``/``unregister()`` on the
 switch fire the sofia::* events. On DND a phone rejects with 486, as most
@@ -24,6 +25,7 @@ desk phones do (FreeSWITCH reports USER_BUSY).
 behind it get a ``Behaviour`` by number, with a default for the rest.
 
 Public interface: ``Behaviour``, ``Phone``, ``Gateway``, ``Registration``,
+``hang_up_after``, ``press``, ``hold_for``, ``register``, ``unregister``,
 ``Endpoints`` (the registry the switch owns), ``SipLeg`` (used by
 ``simulator.channel`` and ``simulator.originate``), ``SIP_CAUSES``.
 """
@@ -126,6 +128,46 @@ class Behaviour:
     @classmethod
     def rejecting(cls, status: int = 603, after: float = 1.0) -> Behaviour:
         return cls(answer_after=None, reject=status, reject_after=after)
+
+
+Script = Callable[["Channel"], None]
+
+
+def hang_up_after(seconds: float) -> Script:
+    """A party that hangs up (BYE) ``seconds`` after the answer."""
+
+    def script(channel: Channel) -> None:
+        if channel.sleep_until_hangup(seconds):
+            channel.switch.remote_hangup(channel.uuid)
+
+    return script
+
+
+def press(digits: str, after: float = 1.0, then: Script | None = None) -> Script:
+    """A party that sends DTMF ``after`` seconds into the call, then ``then``."""
+
+    def script(channel: Channel) -> None:
+        if channel.sleep_until_hangup(after):
+            channel.switch.inject_dtmf(channel.uuid, digits)
+            if then is not None:
+                then(channel)
+
+    return script
+
+
+def hold_for(seconds: float, after: float = 1.0, then: Script | None = None) -> Script:
+    """A party that puts the call on hold ``after`` s in, for ``seconds``."""
+
+    def script(channel: Channel) -> None:
+        if not channel.sleep_until_hangup(after):
+            return
+        channel.switch.hold(channel.uuid)
+        if channel.sleep_until_hangup(seconds):
+            channel.switch.unhold(channel.uuid)
+            if then is not None:
+                then(channel)
+
+    return script
 
 
 @dataclass

@@ -3,7 +3,9 @@
 Grammar (switch_ivr_originate): ``{a=b,c=d}`` variables for every leg
 (``{^^:a=b:c=d}`` picks another separator), ``[x=y]`` variables for the one
 leg that follows, ``,`` rings legs at once, ``|`` tries the groups one after
-the other (failover), ``:_:`` enterprise originate (every group at once).
+the other (failover; past a group that timed out only with
+``originate_continue_on_timeout=true``), ``:_:`` enterprise originate (tried
+like ``|`` here: see docs/simulator.md).
 Values may be quoted with ``'...'``; ``\\,`` escapes a comma.
 
 Endpoints:
@@ -515,7 +517,16 @@ def originate(
         refused = result.refused
         if a_leg is not None and a_leg.interrupted:
             return OriginateResult(None, "ORIGINATOR_CANCEL", causes)
+        if last_cause == "NO_ANSWER" and not _true(
+            base.get("originate_continue_on_timeout")
+        ):
+            # A failover list stops at a group that timed out, unless told.
+            break
     return OriginateResult(None, last_cause, causes, refused)
+
+
+def _true(value: str | None) -> bool:
+    return (value or "").lower() in ("true", "yes", "on", "1")
 
 
 def _ring_group(

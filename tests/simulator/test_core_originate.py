@@ -164,3 +164,18 @@ def test_loopback_routes_the_b_side_in_its_context(switch, recorder):
     recorder.wait(
         lambda e: e.name == "CHANNEL_DESTROY" and "4000-b" in e.get("Channel-Name")
     )
+
+
+def test_a_scripted_party_presses_keys_and_hangs_up(switch, recorder):
+    from simulator.endpoints import hang_up_after, press
+
+    trunk = switch.endpoints.gateway("trunk")
+    trunk.by_number["0612345678"] = Behaviour(
+        answer_after=0.5, on_answer=press("42", after=1, then=hang_up_after(1))
+    )
+    result = originate(switch, "sofia/gateway/trunk/0612345678")
+    leg = result.channel
+    leg.set_driver(leg.park)
+    done = recorder.wait_event("CHANNEL_HANGUP_COMPLETE", leg.uuid)
+    assert done.get("variable_digits_dialed") == "42"
+    assert done.get("variable_sip_hangup_disposition") == "recv_bye"
