@@ -153,18 +153,13 @@ def test_live_page_shows_a_pushed_call(page: Any, served: Served) -> None:
     assert "Gaat over" in row.inner_text()
 
     live.publish(CHANNEL, json.dumps(event | {"state": "active"}))
-    page.wait_for_function(
-        "document.querySelector('#call-leg-1').dataset.state === 'active'"
-    )
+    page.wait_for_selector("#call-leg-1[data-state=active]")
     assert "In gesprek" in row.inner_text()
 
     presence = {"type": "presence", "user": "carla", "extension": "2303"}
     live.publish(CHANNEL, json.dumps(presence | {"state": "busy"}))
     badge = page.locator('#presence tr[data-user="carla"] .badge')
-    page.wait_for_function(
-        "document.querySelector('#presence tr[data-user=\"carla\"] .badge')"
-        ".dataset.state === 'busy'"
-    )
+    page.wait_for_selector('#presence tr[data-user="carla"] .badge[data-state=busy]')
     assert badge.inner_text() == "Bezet"
 
     live.publish(CHANNEL, json.dumps(event | {"state": "ended"}))
