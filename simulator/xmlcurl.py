@@ -314,7 +314,10 @@ def find_user(
 def _find_user_in(
     xdomain: ElementTree.Element, user: str
 ) -> tuple[ElementTree.Element, ElementTree.Element | None] | None:
-    for xuser in xdomain.findall("user"):
+    # switch_xml_locate_user_in_domain: <domain><users><user> when the domain
+    # has a <users> list, else users right under the domain; then groups.
+    users = xdomain.find("users")
+    for xuser in (users if users is not None else xdomain).findall("user"):
         if _user_matches(xuser, user):
             return xuser, None
     for group in xdomain.iter("group"):
