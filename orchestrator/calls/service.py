@@ -245,7 +245,9 @@ class CallService:
     ) -> dict[str, str]:
         user = self.directory.by_username(username)
         variables = {
-            name: value for name in _USER_VARIABLES if (value := _var(user_vars, name))
+            name: value
+            for name in _RIGHTS_VARIABLES
+            if (value := _var(user_vars, name))
         }
         number = legs_mod.text(caller_vars, "Caller-Caller-ID-Number")
         name = legs_mod.text(caller_vars, "Caller-Caller-ID-Name")

@@ -185,8 +185,10 @@ def test_blind_transfer_presents_the_original_caller(service, gateway, settings)
     # Routed with anna's rights, as if she had dialled the number.
     assert setvars["schakel_call_rights"] == "national,mobile"
     assert setvars["schakel_transferred_by"] == "anna"
-    # The caller's own number stays the one presented outside.
+    # The caller's own number stays the one presented outside: nothing of
+    # anna's caller ID goes onto the caller's leg.
     assert "schakel_external_cli" not in setvars
+    assert not {"outbound_caller_id_number", "outbound_caller_id_name"} & set(setvars)
     assert all(line.startswith("uuid_setvar") for line in lines[:-1])
 
 
