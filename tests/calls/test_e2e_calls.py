@@ -167,11 +167,6 @@ def test_answered_call_presence_and_history(sim, features, store):
     assert {"call.created", "call.answered", "call.bridged", "call.ended"} <= set(kinds)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the simulator's voicemail box lookup does not look inside <users> "
-    "of the directory answer, as switch_xml_locate_user does",
-)
 def test_missed_call_with_voicemail_mailed(sim, features, store, smtp_server):
     features.voicemail.mailer = Mailer("127.0.0.1", smtp_server.port, "vm@test")
     bram = sim.phone("bram", "2302", answers=False)
