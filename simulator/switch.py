@@ -208,16 +208,18 @@ class Switch:
             self._listeners.remove(listener)
 
     def fire(self, event: Event, sequence: int | None = None) -> None:
-        """Stamp the core headers (unless present) and deliver the event."""
-        if not event.headers or event.headers[0][0] not in (
-            "Event-Name",
-            "Event-Subclass",
-        ):
+        """Stamp the core headers (unless present) and deliver the event.
+
+        ``sequence`` is an Event-Sequence number taken earlier (an API event
+        takes its number when the command starts).
+        """
+        stamped = any(name == "Core-UUID" for name, _ in event.headers[:3])
+        if event.name == "PRIVATE_COMMAND" and stamped:
+            self._stamp_private_command(event, sequence)
+        elif not stamped:
             if sequence is None:
                 sequence = self.next_sequence()
             stamp(event, self.identity, sequence, self.clock.now_us())
-        elif event.name == "PRIVATE_COMMAND":
-            self._stamp_private_command(event, sequence)
         for listener in list(self._listeners):
             try:
                 listener(event)
