@@ -63,6 +63,7 @@ EVENTS = (
     "sofia::register",
     "sofia::unregister",
     "sofia::expire",
+    "CHANNEL_PARK",
     "schakel::dnd",
 )
 
@@ -247,6 +248,22 @@ class PresenceTracker:
             self._bridged(uuid, "")
         elif name == "CHANNEL_HANGUP_COMPLETE":
             self._ended(uuid)
+        elif name == "CHANNEL_PARK":
+            self._feature_code(event)
+
+    def _feature_code(self, event: Event) -> None:
+        # The dialplan parks a do-not-disturb code for the feature-code
+        # handler, which stores the setting; show it at once rather than
+        # when the stored value is next read.
+        action = legs.variable(event, "schakel_action")
+        if action not in ("dnd_on", "dnd_off"):
+            return
+        username = legs.variable(event, "schakel_username")
+        if not username:
+            user = self.directory.lookup(legs.variable(event, "user_name"))
+            username = user.username if user else None
+        if username:
+            self.recompute(username, dnd=action == "dnd_on")
 
     def _created(self, event: Event) -> None:
         leg = legs.leg_of(event)
@@ -348,13 +365,18 @@ class PresenceTracker:
         log.info("user %s: do not disturb %s", username, "on" if on else "off")
         return self.recompute(username)
 
-    def recompute(self, username: str) -> Presence:
-        """Work out the user's presence again; publish it when it changed."""
+    def recompute(self, username: str, dnd: bool | None = None) -> Presence:
+        """Work out the user's presence again; publish it when it changed.
+
+        ``dnd`` overrides the stored setting (a change not stored yet).
+        """
         user = self.directory.by_username(username)
+        if dnd is None:
+            dnd = user.dnd if user is not None else False
         state = decide(
             self._registered(username),
             (leg.state for leg in self.legs.of_user(username)),
-            user.dnd if user is not None else False,
+            dnd,
         )
         previous = self.redis.hget(PRESENCE_KEY, username)
         if previous != state:

@@ -203,3 +203,18 @@ def test_on_a_real_redis_server(redis_url, store, users, capture):
         tracker.handle(event)
     assert tracker.state("anna") is Presence.BUSY
     assert tracker.legs.get(B_LEG_03).state == LegState.ACTIVE
+
+
+def test_do_not_disturb_code_shows_at_once(tracker, capture):
+    for event in registration(capture):
+        if event.key == "sofia::register":
+            tracker.handle(event)
+    # *78 dialled on anna's phone: the dialplan parks it for the handler.
+    parked = FakeGateway.event(
+        "CHANNEL_PARK",
+        "5a0c4d7e-1111-4c2b-9d7e-000000000002",
+        variable_schakel_action="dnd_on",
+        variable_user_name="1001",
+    )
+    tracker.handle(parked)
+    assert tracker.state("anna") is Presence.DND
