@@ -167,6 +167,31 @@ def test_live_page_shows_a_pushed_call(page: Any, served: Served) -> None:
     assert page.inner_text("#call-count") == "0"
 
 
+def test_own_call_can_be_put_on_hold_from_the_live_page(
+    page: Any, served: Served
+) -> None:
+    _sign_in(page, served, "anna")
+    page.wait_for_url(served.url + "/live")
+    page.wait_for_selector("#live-status[data-state=connected]")
+    live = redis.Redis.from_url(served.redis_url)
+    mine = {"type": "call", "uuid": "leg-7", "state": "active", "user": "anna"}
+    theirs = {"type": "call", "uuid": "leg-8", "state": "active", "user": "carla"}
+    live.publish(CHANNEL, json.dumps(theirs))
+    live.publish(CHANNEL, json.dumps(mine))
+    page.locator("#call-leg-7").wait_for()
+
+    assert page.locator("#call-leg-8 button").count() == 0
+    hold = page.locator("#call-leg-7 button[data-action=hold]")
+    assert hold.inner_text() == "In de wacht"
+    with page.expect_response("**/api/calls/leg-7/hold") as answer:
+        hold.click()
+
+    # No switch here and no such leg: the calls API says so, in Dutch.
+    assert answer.value.status == 404
+    page.wait_for_selector("#live-error:not([hidden])")
+    assert page.inner_text("#live-error") == "Dit gesprek bestaat niet (meer)."
+
+
 def test_language_can_be_switched(page: Any, served: Served) -> None:
     _sign_in(page, served, "bram")
     page.wait_for_url(served.url + "/live")

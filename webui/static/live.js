@@ -35,8 +35,55 @@
       cell(call.queue || call.extension),
       cell(label(call.state || "unknown")),
       cell(call.since ? new Date(call.since * 1000).toLocaleTimeString() : ""),
+      actions(call),
     );
     row.dataset.state = call.state || "";
+  }
+
+  // The signed-in user's own calls get hold and transfer buttons; the calls
+  // API checks again that the leg is theirs.
+  function actions(call) {
+    const td = document.createElement("td");
+    if (!labels.dataset.me || call.user !== labels.dataset.me) return td;
+    const held = call.state === "held";
+    td.append(button(held ? "unhold" : "hold", call.uuid));
+    td.append(button("transfer", call.uuid));
+    return td;
+  }
+
+  function button(action, uuid) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "call-action";
+    b.dataset.action = action;
+    b.textContent = labels.dataset[action];
+    b.addEventListener("click", () => act(action, uuid));
+    return b;
+  }
+
+  async function act(action, uuid) {
+    let body = null;
+    if (action === "transfer") {
+      const destination = window.prompt(labels.dataset.transferTo);
+      if (!destination) return;
+      body = JSON.stringify({destination});
+    }
+    const token = document.querySelector('meta[name="csrf-token"]').content;
+    const response = await fetch("/api/calls/" + encodeURIComponent(uuid) + "/" + action, {
+      method: "POST",
+      headers: {"Content-Type": "application/json", "X-CSRF-Token": token},
+      body,
+      credentials: "same-origin",
+    });
+    const error = document.getElementById("live-error");
+    if (response.ok) {
+      error.hidden = true;
+      return;
+    }
+    let message = response.statusText;
+    try { message = (await response.json()).message || message; } catch (e) { /* not JSON */ }
+    error.textContent = message;
+    error.hidden = false;
   }
 
   function applyCall(call) {
