@@ -278,6 +278,10 @@ class Channel:
         self._wake = gevent.event.Event()
         self._hangup_event = gevent.event.Event()
         self._destroyed = gevent.event.Event()
+        # Session read locks held by module threads (see read_lock).
+        self._read_locks = 0
+        self._unlocked = gevent.event.Event()
+        self._unlocked.set()
         self._driver: Driver | None = None
         self._driver_ready = gevent.event.Event()
         self._pending_routing = False
@@ -476,6 +480,8 @@ class Channel:
         self._set_hangup_variables()
         cause = self.hangup_cause or "NORMAL_CLEARING"
         self.fire("CHANNEL_HANGUP_COMPLETE", lead=[("Hangup-Cause", cause)])
+        # The session is destroyed only once every read lock is released.
+        self._unlocked.wait()
         self.state_number = STATE_NUMBERS[CS_DESTROY]
         self.fire("CHANNEL_DESTROY")
         self._enter(CS_DESTROY)
@@ -595,6 +601,22 @@ class Channel:
     def sleep_until_hangup(self, seconds: float) -> bool:
         """For scripted parties: wait; False when the leg hung up meanwhile."""
         return not self.wait_hangup(seconds)
+
+    def read_lock(self) -> None:
+        """switch_core_session_read_lock: keep the session from being destroyed.
+
+        A module thread that holds a leg (mod_callcenter's agent thread)
+        keeps CHANNEL_DESTROY back until it lets go, as FreeSWITCH's session
+        rwlock does; the hangup states run meanwhile.
+        """
+        self._read_locks += 1
+        self._unlocked.clear()
+
+    def read_unlock(self) -> None:
+        """Release a ``read_lock``; the last one lets the session be destroyed."""
+        self._read_locks = max(0, self._read_locks - 1)
+        if not self._read_locks:
+            self._unlocked.set()
 
     def wait_destroyed(self, timeout: float | None = None) -> bool:
         real = None if timeout is None else self.clock.real(timeout)
