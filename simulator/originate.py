@@ -699,7 +699,14 @@ def _make_leg(switch: Switch, plan: LegPlan, a_leg: Channel | None) -> Channel:
     for name, value in variables.items():
         if name.startswith("sip_h_"):
             channel.set_variable(name, value)
-    channel.set_variable("originate_early_media", "true")
+    # switch_ivr_originate: early media is not passed on when ignored.
+    ignore = variables.get("ignore_early_media") or ""
+    early_ok = not (
+        _true(ignore)
+        or ignore in ("consume", "ring_ready")
+        or _true(variables.get("bridge_early_media"))
+    )
+    channel.set_variable("originate_early_media", "true" if early_ok else "false")
     if a_leg is not None:
         channel.set_variable("originating_leg_uuid", a_leg.uuid)
         a_leg.set_variable("originate_signal_bond", channel.uuid)
