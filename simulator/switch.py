@@ -398,6 +398,10 @@ class Switch:
             for name, value in basic_headers(channel) + variable_headers(channel):
                 form.append((name, value if isinstance(value, str) else value[-1]))
         form += list(params)
+        if event_name == "REQUEST_PARAMS":
+            # A REQUEST_PARAMS event keeps one header per name: one added
+            # again (an originator's own event merged in) replaces the first.
+            form = form[:5] + _last_of_each(form[5:])
         if self.xml_fetcher is None:
             return None
         try:
@@ -809,6 +813,12 @@ def uptime_text(usec: int) -> str:
         f"{years} years, {days} days, {hours} hours, {minutes} minutes, "
         f"{seconds} seconds, {millis} milliseconds, {micros} microseconds"
     )
+
+
+def _last_of_each(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The pairs without those whose name comes again later."""
+    last = {name: index for index, (name, _) in enumerate(pairs)}
+    return [pair for index, pair in enumerate(pairs) if last[pair[0]] == index]
 
 
 def _tone_length(spec: str) -> float:
