@@ -26,7 +26,8 @@ def forever(ctx: runtime.Context) -> None:
 @pytest.fixture
 def ctx(settings: Any) -> runtime.Context:
     CALLS.clear()
-    return runtime.Context(settings=settings, store=None, live=None)  # type: ignore[arg-type]
+    # Neither store nor live state is touched by these services.
+    return runtime.Context(settings, store=None, live=None)  # type: ignore[arg-type]
 
 
 def test_a_crashed_service_is_started_again(

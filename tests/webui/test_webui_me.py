@@ -19,7 +19,8 @@ def next_message(pubsub: object, timeout: float = 5.0) -> dict[str, object]:
     """The next published message; the subscription's confirmation is skipped."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        message = pubsub.get_message(timeout=deadline - time.monotonic())  # type: ignore[attr-defined]
+        left = deadline - time.monotonic()
+        message = pubsub.get_message(timeout=left)  # type: ignore[attr-defined]
         if message is not None:
             return json.loads(message["data"])
     raise AssertionError("nothing was published")
