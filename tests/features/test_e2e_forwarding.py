@@ -154,3 +154,21 @@ def test_a_long_chain_is_cut_after_five_hops(sim, demo):
     )
     assert call.variable("schakel_fwd_refused") == "hops"
     assert sum(rang(sim, phone) for phone in phones) == 0
+
+
+def test_the_caller_leaves_a_message_in_the_users_box(sim, store):
+    forward(store, "unreachable", "vm_or_queue", target_id=1)
+    call = sim.dial(CALLER, KARIN_DID)
+    call.expect_variable("schakel_target", "vm_or_queue", within=30)
+    call.talks(duration=4)
+    call.press("1")
+    start = call.expect_event("RECORD_START", within=60)
+    assert "/pbx.local/2311/" in start.get("Record-File-Path")
+    call.wait(6)
+    call.hangup()
+    sim.expect_event(
+        "MESSAGE_WAITING",
+        within=30,
+        MWI_Messages_Waiting="yes",
+        MWI_Message_Account="2311@pbx.local",
+    )
