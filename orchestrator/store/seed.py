@@ -104,7 +104,7 @@ DEMO_LOGINS = [
     DemoLogin("beheer", DEMO_PASSWORD, "admin"),
     DemoLogin("supervisor", DEMO_PASSWORD, "supervisor"),
     DemoLogin("anna", DEMO_PASSWORD, "agent"),
-    DemoLogin("bram", DEMO_PASSWORD, "user"),
+    DemoLogin("karin", DEMO_PASSWORD, "user"),
 ]
 
 
