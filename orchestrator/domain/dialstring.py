@@ -119,6 +119,9 @@ def hunt_dial_string(steps: Sequence[HuntStep], domain: str) -> str:
         ]
         for step in steps
     ]
+    if len(groups) > 1:
+        # Without it FreeSWITCH gives up the failover when a group times out.
+        return render(groups, {"originate_continue_on_timeout": "true"})
     return render(groups)
 
 

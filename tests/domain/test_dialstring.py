@@ -45,9 +45,11 @@ def test_hunt_dial_string_failover():
     b = MemberLeg(2, "2302", ("2302", "2302-app"))
     text = hunt_dial_string([HuntStep((a,), 15), HuntStep((b,), 10)], "d")
     assert text == (
+        "{originate_continue_on_timeout=true}"
         "[leg_timeout=15]user/2301@d|[leg_timeout=10]user/2302@d,"
         "[leg_timeout=10]user/2302-app@d"
     )
+    assert hunt_dial_string([HuntStep((a, b), 30)], "d").startswith("[leg_")
 
 
 def test_global_variables_and_unsafe_values():

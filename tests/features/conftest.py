@@ -135,31 +135,6 @@ def demo(store: Store, demo_settings: settings_mod.Settings) -> Demo:
     return Demo(store, demo_settings)
 
 
-def phone_call(sim: Any, phone: Any, number: str) -> Any:
-    """``phone`` (a registered desk phone party) calls ``number``.
-
-    As FreeSWITCH does with an authenticated INVITE: the directory user's
-    variables (``user_context``, caller ID, traffic class, pickup group ...)
-    are set on the new channel, and ``user_context`` is the context it is
-    routed in.
-    """
-    user = sim.switch.lookup_user(
-        phone.user_id, phone.domain, "sip_auth", [("sip_auth_method", "INVITE")]
-    )
-    assert user is not None, f"{phone.user_id} is not in the directory"
-    variables = dict(user.variables)
-    channel = sim.switch.new_inbound_call(
-        phone.user_id,
-        number,
-        profile="internal",
-        caller_name=phone.name,
-        endpoint=phone.phone,
-        variables=variables,
-        context=variables.get("user_context", "default"),
-    )
-    return sim.track(channel, phone)
-
-
 def rang(sim: Any, party: Any) -> int:
     """How many legs were made to ``party`` (its phone rang, or its mobile);
     calls the party placed itself do not count."""

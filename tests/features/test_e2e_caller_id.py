@@ -4,8 +4,6 @@ Karin (DID 0317 49 2311) calls an outside number from her desk phone or
 her app; the trunk leg shows the number the policy chose.
 """
 
-from conftest import phone_call
-
 from orchestrator.store import models as m
 
 OUTSIDE = "+31201234567"
@@ -18,7 +16,7 @@ def presented(sim, caller_phone, dialled: str):
     far = sim.parties.get("outside") or sim.mobile(
         "outside", OUTSIDE, answers_after=0.5
     )
-    call = phone_call(sim, caller_phone, dialled)
+    call = caller_phone.dial(dialled)
     leg = call.expect_answered_by(far, within=30)
     number = leg.profile.caller_id_number
     call.hangup()
@@ -60,7 +58,7 @@ def test_main_number_for_one_call_only(sim):
 
 def test_private_mobile_only_where_allowed(sim, demo):
     karin = sim.phone("karin", "2311")
-    call = phone_call(sim, karin, "*320201234567")
+    call = karin.dial("*320201234567")
     call.expect_hangup(cause="CALL_REJECTED", within=30)
     set_user(demo, private_mobile_cli=True)
     assert presented(sim, karin, "*320201234567") == demo.user("karin").mobile

@@ -9,7 +9,7 @@ confirmation tone. The next call follows the new setting.
 from collections.abc import Iterator
 
 import pytest
-from conftest import phone_call, rang
+from conftest import rang
 
 from orchestrator.config.notifier import Notifier
 from orchestrator.esl import Backoff, EslClient, EslGateway
@@ -39,7 +39,7 @@ def orchestrator(sim, store, demo_settings) -> Iterator[EslGateway]:
 
 def dial_code(sim, phone, code: str) -> str:
     """Dial a feature code; the targets address the phone was sent to."""
-    call = phone_call(sim, phone, code)
+    call = phone.dial(code)
     call.expect_parked(within=30)
     call.expect_hangup(within=30)
     return call.channel.profile.destination_number

@@ -4,8 +4,6 @@ Every channel carries hold_music (the organisation's setting); when a phone
 puts the call on hold the switch plays it to the other party.
 """
 
-from conftest import phone_call
-
 from orchestrator.store import models as m
 
 
@@ -33,7 +31,7 @@ def test_the_organisations_music_is_used_internally_too(sim, demo):
     demo.change(change)
     karin = sim.phone("karin", "2311", answers_after=0.5)
     lars = sim.phone("lars", "2312")
-    call = phone_call(sim, lars, "2311")
+    call = lars.dial("2311")
     call.expect_answered_by(karin, within=30)
     assert held_music(sim, call, karin) == "local_stream://gemeente"
     # And the other way round: Lars holds, Karin hears the same music.

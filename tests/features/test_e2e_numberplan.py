@@ -5,7 +5,6 @@ as 0317..., +31317... or 0031317...; phones dial short extensions.
 """
 
 import pytest
-from conftest import phone_call
 
 
 @pytest.mark.parametrize("dialled", ["0317492311", "+31317492311", "0031317492311"])
@@ -19,7 +18,7 @@ def test_did_in_every_form_rings_the_user(sim, dialled):
 def test_colleague_by_extension_from_a_desk_phone(sim):
     karin = sim.phone("karin", "2311", answers_after=1)
     lars = sim.phone("lars", "2312")
-    call = phone_call(sim, lars, "2311")
+    call = lars.dial("2311")
     leg = call.expect_answered_by(karin, within=30)
     # Internally the caller shows as the colleague, by name and extension.
     assert leg.profile.caller_id_number == "2312"
@@ -29,7 +28,7 @@ def test_colleague_by_extension_from_a_desk_phone(sim):
 def test_colleague_by_full_number_from_a_desk_phone(sim):
     karin = sim.phone("karin", "2311", answers_after=1)
     lars = sim.phone("lars", "2312")
-    call = phone_call(sim, lars, "0317492311")
+    call = lars.dial("0317492311")
     call.expect_answered_by(karin, within=30)
 
 
@@ -41,7 +40,7 @@ def test_group_number_and_group_extension(sim, demo):
     call.expect_answered_by(phone, within=30)
     assert call.variable("schakel_hunt_group_id") == str(burgerzaken.id)
     colleague = sim.phone("jeroen", "2310")
-    call = phone_call(sim, colleague, burgerzaken.extension)
+    call = colleague.dial(burgerzaken.extension)
     call.expect_answered_by(phone, within=30)
 
 

@@ -53,14 +53,13 @@ def test_after_a_delay_the_mobile_joins(sim, demo):
 
 
 def test_a_colleague_calling_shows_their_own_number_on_the_mobile(sim, demo):
-    from conftest import phone_call
 
     one_number(demo, "together")
     karin = demo.user("karin")
     sim.phone("karin", "2311", answers=False)
     mobile = sim.mobile("karin mobile", karin.mobile, answers_after=1)
     lars = sim.phone("lars", "2312")
-    call = phone_call(sim, lars, "2311")
+    call = lars.dial("2311")
     leg = call.expect_answered_by(mobile, within=30)
     assert leg.profile.caller_id_number == demo.user("lars").did
 

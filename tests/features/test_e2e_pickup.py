@@ -4,7 +4,7 @@ Karin and Lars share the pickup group of their department; Anna is in
 another group (the contact centre's).
 """
 
-from conftest import phone_call, rang
+from conftest import rang
 
 CALLER = "0201234567"
 
@@ -14,7 +14,7 @@ def test_group_pickup_takes_the_ringing_call(sim):
     lars = sim.phone("lars", "2312")
     call = sim.dial(CALLER, "0317492311")
     call.expect_event("CHANNEL_PROGRESS", within=30)
-    picker = phone_call(sim, lars, "*8")
+    picker = lars.dial("*8")
     picker.expect_event("CHANNEL_BRIDGE", within=30)
     assert call.channel.partner is picker.channel
     # Karin's phone stopped ringing: the call was taken from it.
@@ -27,7 +27,7 @@ def test_group_pickup_from_another_group_finds_nothing(sim):
     anna = sim.phone("anna", "2301")
     call = sim.dial(CALLER, "0317492311")
     call.expect_event("CHANNEL_PROGRESS", within=30)
-    picker = phone_call(sim, anna, "*8")
+    picker = anna.dial("*8")
     picker.expect_hangup(cause="CALL_REJECTED", within=30)
     assert not call.answered
 
@@ -37,7 +37,7 @@ def test_directed_pickup_of_one_extension(sim):
     anna = sim.phone("anna", "2301")
     call = sim.dial(CALLER, "0317492311")
     call.expect_event("CHANNEL_PROGRESS", within=30)
-    picker = phone_call(sim, anna, "**2311")
+    picker = anna.dial("**2311")
     picker.expect_event("CHANNEL_BRIDGE", within=30)
     assert call.channel.partner is picker.channel
     assert rang(sim, karin) == 1
@@ -48,6 +48,6 @@ def test_an_answered_call_cannot_be_picked_up(sim):
     lars = sim.phone("lars", "2312")
     call = sim.dial(CALLER, "0317492311")
     call.expect_answered(within=30)
-    picker = phone_call(sim, lars, "**2311")
+    picker = lars.dial("**2311")
     picker.expect_hangup(cause="CALL_REJECTED", within=30)
     assert call.channel.partner is not picker.channel

@@ -6,7 +6,6 @@ dials from her desk phone; each call is either put through to the trunk
 """
 
 import pytest
-from conftest import phone_call
 from sqlalchemy import select
 
 from orchestrator.store import models as m
@@ -48,7 +47,7 @@ def test_every_kind_of_number(sim, demo, class_name):
     sim.phone("lars", "2312", answers_after=0.5)
     got = {}
     for kind, number in NUMBERS.items():
-        call = phone_call(sim, karin, number)
+        call = karin.dial(number)
         hangup_or_bridge = sim.log.wait_for(
             lambda call=call: call.channel.partner or call.hungup,
             30,
@@ -71,9 +70,9 @@ def test_every_kind_of_number(sim, demo, class_name):
 def test_profile_class_applies_without_a_user_class(sim, demo):
     # Karin's profile (end user) has class Nationaal: no premium, no abroad.
     karin = sim.phone("karin", "2311")
-    call = phone_call(sim, karin, "00442079460958")
+    call = karin.dial("00442079460958")
     call.expect_hangup(cause="OUTGOING_CALL_BARRED", within=30)
-    call = phone_call(sim, karin, "0201234567")
+    call = karin.dial("0201234567")
     call.expect_answered(within=30)
 
 
@@ -81,6 +80,6 @@ def test_out_through_the_trunk_in_e164(sim, demo):
     give_class(demo, 11, "Alles")
     karin = sim.phone("karin", "2311")
     far = sim.mobile("uk", "+442079460958", answers_after=0.5)
-    call = phone_call(sim, karin, "00442079460958")
+    call = karin.dial("00442079460958")
     leg = call.expect_answered_by(far, within=30)
     assert leg.profile.destination_number == "+442079460958"

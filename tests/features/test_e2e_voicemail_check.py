@@ -1,11 +1,9 @@
 """*97: a user listens to their own voicemail from their desk phone."""
 
-from conftest import phone_call
-
 
 def test_star_97_opens_the_users_own_box(sim):
     karin = sim.phone("karin", "2311")
-    call = phone_call(sim, karin, "*97")
+    call = karin.dial("*97")
     call.expect_event(
         "CHANNEL_EXECUTE",
         within=30,
