@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import gevent
 
+from simulator.callcenter import app_callcenter, app_callcenter_track
 from simulator.dialplan import ExpansionScope, expand_variables, is_true, regex_perform
 from simulator.events import CallSite, Event, stamp
 from simulator.headers import channel_event
@@ -1504,7 +1505,7 @@ def _lookup_user(
     fetcher = switch.xml_fetcher
     if fetcher is None:
         return None
-    text = fetcher("directory", form)
+    text = switch.call_fetcher("directory", form)
     if text is None:
         return None
     root = parse_answer(text)
@@ -2041,4 +2042,6 @@ DEFAULT_APPS: tuple[AppSpec, ...] = (
     AppSpec("record_session", app_record_session),
     AppSpec("stop_record_session", app_stop_record_session),
     AppSpec("voicemail", app_voicemail),
+    AppSpec("callcenter", app_callcenter),
+    AppSpec("callcenter_track", app_callcenter_track, nomedia=True),
 )
