@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import gevent
 
+from simulator.callcenter import api_callcenter_break, api_callcenter_config
 from simulator.channel import Channel, Command
 
 if TYPE_CHECKING:
@@ -787,4 +788,6 @@ COMMANDS: dict[str, ApiFunction] = {
     "user_exists": user_exists,
     "hostname": hostname,
     "eval": eval_,
+    "callcenter_config": api_callcenter_config,
+    "callcenter_break": api_callcenter_break,
 }
