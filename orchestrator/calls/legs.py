@@ -21,6 +21,7 @@ switch rewrites it to the leg's own UUID when the bridge ends.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -132,8 +133,15 @@ def number(raw: str | None) -> str | None:
     if not raw:
         return None
     if raw.startswith("+") or (raw.startswith("0") and len(raw) > 6):
-        return numbering.try_normalise(raw) or raw
+        return _normalised(raw)
     return raw
+
+
+@functools.lru_cache(maxsize=8192)
+def _normalised(raw: str) -> str:
+    # Parsing a number costs far more than the rest of an event; the same
+    # numbers come back in every event of a call.
+    return numbering.try_normalise(raw) or raw
 
 
 def epoch_us(event: Mapping[str, object], name: str) -> dt.datetime | None:

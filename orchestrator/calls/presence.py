@@ -23,12 +23,19 @@ Live state layout (Redis):
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from typing import Any
 
+import gevent
+import gevent.event
 import orjson
 import redis
 from sqlalchemy import select
@@ -142,53 +149,127 @@ class LiveLeg:
         }
 
 
-class LiveLegs:
-    """The live legs in live state, shared by presence and call control."""
+Pipe = Any  # a redis pipeline (or `Commands`), or None to write at once
 
-    def __init__(self, client: redis.Redis) -> None:
+
+class Commands:
+    """Collects pipeline commands, to be written later in order."""
+
+    def __init__(self) -> None:
+        self.commands: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        def record(*args: Any, **kwargs: Any) -> None:
+            self.commands.append((name, args, kwargs))
+
+        return record
+
+
+@contextmanager
+def writing(client: redis.Redis, pipe: Pipe) -> Iterator[Any]:
+    """Write into ``pipe`` when given, else straight away (one round trip)."""
+    if pipe is not None:
+        yield pipe
+        return
+    own = client.pipeline(transaction=False)
+    yield own
+    own.execute()
+
+
+class LiveLegs:
+    """The live legs in live state, shared by presence and call control.
+
+    With ``cache`` the legs are also kept in this process, written through
+    to live state: the one process that follows the switch's events then
+    reads nothing back. Any other reader uses ``cache=False``.
+    """
+
+    def __init__(self, client: redis.Redis, *, cache: bool = False) -> None:
         self.redis = client
+        self.cached = cache
+        self._legs: dict[str, LiveLeg] = {}
+        self._users: dict[str, set[str]] = {}
+        self._loaded: set[str] = set()
 
     def get(self, uuid: str) -> LiveLeg | None:
-        return LiveLeg.load(self.redis.hgetall(LEG_KEY.format(uuid)))
+        if self.cached and uuid in self._legs:
+            return self._legs[uuid]
+        leg = LiveLeg.load(self.redis.hgetall(LEG_KEY.format(uuid)))
+        if leg is not None:
+            self._remember(leg)
+        return leg
 
-    def put(self, leg: LiveLeg) -> None:
+    def put(self, leg: LiveLeg, pipe: Pipe = None) -> None:
+        self._remember(leg)
         key = LEG_KEY.format(leg.uuid)
-        pipe = self.redis.pipeline()
-        pipe.hset(key, mapping=asdict(leg))
-        pipe.expire(key, LEG_TTL_S)
-        if leg.user:
-            pipe.sadd(USER_LEGS_KEY.format(leg.user), leg.uuid)
-        pipe.execute()
+        with writing(self.redis, pipe) as out:
+            out.hset(key, mapping=asdict(leg))
+            out.expire(key, LEG_TTL_S)
+            if leg.user:
+                out.sadd(USER_LEGS_KEY.format(leg.user), leg.uuid)
 
-    def update(self, uuid: str, **fields: str) -> LiveLeg | None:
+    def update(self, uuid: str, pipe: Pipe = None, **fields: str) -> LiveLeg | None:
         leg = self.get(uuid)
         if leg is None:
             return None
         for name, value in fields.items():
             setattr(leg, name, value)
-        self.redis.hset(LEG_KEY.format(uuid), mapping=fields)
+        with writing(self.redis, pipe) as out:
+            out.hset(LEG_KEY.format(uuid), mapping=fields)
         return leg
 
-    def remove(self, uuid: str) -> LiveLeg | None:
+    def remove(self, uuid: str, pipe: Pipe = None) -> LiveLeg | None:
         leg = self.get(uuid)
-        pipe = self.redis.pipeline()
-        pipe.delete(LEG_KEY.format(uuid))
-        if leg is not None and leg.user:
-            pipe.srem(USER_LEGS_KEY.format(leg.user), uuid)
-        pipe.execute()
+        self._forget(uuid, leg)
+        with writing(self.redis, pipe) as out:
+            out.delete(LEG_KEY.format(uuid))
+            if leg is not None and leg.user:
+                out.srem(USER_LEGS_KEY.format(leg.user), uuid)
         return leg
 
     def of_user(self, username: str) -> list[LiveLeg]:
+        if self.cached and username in self._loaded:
+            uuids = sorted(self._users.get(username, ()))
+            return [self._legs[uuid] for uuid in uuids if uuid in self._legs]
         uuids = sorted(self.redis.smembers(USER_LEGS_KEY.format(username)))
-        found = []
+        found = self._fetch(username, uuids)
+        if self.cached:
+            self._loaded.add(username)
+            known = self._users.get(username, set()) - {leg.uuid for leg in found}
+            found += [self._legs[uuid] for uuid in sorted(known) if uuid in self._legs]
+        return found
+
+    def _fetch(self, username: str, uuids: list[str]) -> list[LiveLeg]:
+        pipe = self.redis.pipeline(transaction=False)
         for uuid in uuids:
-            leg = self.get(uuid)
+            pipe.hgetall(LEG_KEY.format(uuid))
+        found = []
+        for uuid, data in zip(uuids, pipe.execute(), strict=True):
+            leg = LiveLeg.load(data)
             if leg is None:
                 # Expired without a hangup event: forget it.
                 self.redis.srem(USER_LEGS_KEY.format(username), uuid)
             else:
+                self._remember(leg)
                 found.append(leg)
         return found
+
+    def _remember(self, leg: LiveLeg) -> None:
+        if self.cached:
+            self._legs[leg.uuid] = leg
+            if leg.user:
+                self._users.setdefault(leg.user, set()).add(leg.uuid)
+
+    def _forget(self, uuid: str, leg: LiveLeg | None) -> None:
+        self._legs.pop(uuid, None)
+        if leg is not None and leg.user in self._users:
+            self._users[leg.user].discard(uuid)
+
+    def forget_all(self) -> None:
+        """Drop what this process remembers: live state is read again."""
+        self._legs.clear()
+        self._users.clear()
+        self._loaded.clear()
 
     def all_uuids(self) -> set[str]:
         prefix = LEG_KEY.format("")
@@ -196,18 +277,38 @@ class LiveLegs:
 
 
 class PresenceTracker:
-    """Follows the switch's events and keeps every user's presence."""
+    """Follows the switch's events and keeps every user's presence.
+
+    ``cache=True`` is for the one process that follows the switch: it keeps
+    legs, registrations and the last published states in memory as well and
+    writes each event's changes in one round trip. Other processes (the web
+    app publishing a do-not-disturb change) read live state every time.
+    """
 
     def __init__(
         self,
         client: redis.Redis,
         directory: UserDirectory,
         clock: Callable[[], float] = time.time,
+        *,
+        cache: bool = False,
     ) -> None:
         self.redis = client
         self.directory = directory
-        self.legs = LiveLegs(client)
+        self.cached = cache
+        self.legs = LiveLegs(client, cache=cache)
         self._clock = clock
+        self._states: dict[str, str] = {}
+        self._registrations: dict[str, dict[str, str]] = {}
+        # Events of different channels arrive in lanes of their own; one
+        # user's presence depends on several. One event at a time, and one
+        # writer of the queued commands, keep the writes in the order the
+        # states were worked out.
+        self._lock = threading.RLock()
+        self._flush_lock = threading.Lock()
+        self._outbox: deque[tuple[str, tuple[Any, ...], dict[str, Any]]] = deque()
+        self._pending = gevent.event.Event()
+        self._flusher: gevent.Greenlet | None = None
 
     # -- reading ----------------------------------------------------------------
 
@@ -221,37 +322,107 @@ class PresenceTracker:
     # -- events -------------------------------------------------------------------
 
     def handle(self, event: Event) -> None:
+        with self._lock:
+            self._handle(event)
+
+    def _handle(self, event: Event) -> None:
+        # Reads of an uncached tracker must see its own writes at once.
+        pipe = Commands() if self.cached else None
         key = event.key
         if key.startswith("sofia::"):
-            self._registration(event)
+            self._registration(event, pipe)
         elif key == "schakel::dnd":
             self._dnd_code(event)
         else:
-            self._channel(event)
+            self._channel(event, pipe)
+        self._enqueue(pipe)
 
-    def _channel(self, event: Event) -> None:
+    def _enqueue(self, pipe: Commands | None) -> None:
+        if pipe is None or not pipe.commands:
+            return
+        self._outbox.extend(pipe.commands)
+        if self._flusher is not None:
+            self._pending.set()
+            return
+        try:
+            self.flush()
+        except redis.RedisError:
+            pass  # kept in the outbox; logged by flush
+
+    # -- writing live state ---------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write what the cached tracker has queued, in order, in one go.
+
+        Commands stay queued when live state cannot be reached, and go out
+        with the next flush.
+        """
+        with self._flush_lock:
+            commands = list(self._outbox)
+            if not commands:
+                return
+            pipe = self.redis.pipeline(transaction=False)
+            for name, args, kwargs in commands:
+                getattr(pipe, name)(*args, **kwargs)
+            try:
+                pipe.execute()
+            except redis.RedisError as exc:
+                log.warning("live state not written, %d kept: %s", len(commands), exc)
+                raise
+            for _ in commands:
+                self._outbox.popleft()
+
+    def start(self) -> None:
+        """Write live state from a greenlet of its own, many events at once.
+
+        Under load the events that arrive while one batch is written go out
+        together in the next: one round trip for many events.
+        """
+        if self._flusher is None:
+            self._flusher = gevent.spawn(self._flush_loop)
+
+    def stop(self) -> None:
+        if self._flusher is not None:
+            self._flusher.kill()
+            self._flusher = None
+        with contextlib.suppress(redis.RedisError):
+            self.flush()
+
+    def _flush_loop(self) -> None:
+        failures = 0
+        while True:
+            self._pending.wait(timeout=min(2.0**failures, 10.0) if failures else None)
+            self._pending.clear()
+            try:
+                self.flush()
+            except redis.RedisError:
+                failures += 1
+            else:
+                failures = 0
+
+    def _channel(self, event: Event, pipe: Pipe) -> None:
         name = event.name
         uuid = event.unique_id
         if not uuid:
             return
         if name == "CHANNEL_CREATE":
-            self._created(event)
+            self._created(event, pipe)
         elif name == "CHANNEL_ANSWER":
-            self._leg_state(uuid, LegState.ACTIVE)
+            self._leg_state(uuid, LegState.ACTIVE, pipe)
         elif name == "CHANNEL_HOLD":
-            self._leg_state(uuid, LegState.HELD)
+            self._leg_state(uuid, LegState.HELD, pipe)
         elif name == "CHANNEL_UNHOLD":
-            self._leg_state(uuid, LegState.ACTIVE)
+            self._leg_state(uuid, LegState.ACTIVE, pipe)
         elif name == "CHANNEL_BRIDGE":
-            self._bridged(uuid, event.other_leg_unique_id or "")
+            self._bridged(uuid, event.other_leg_unique_id or "", pipe)
         elif name == "CHANNEL_UNBRIDGE":
-            self._bridged(uuid, "")
+            self._bridged(uuid, "", pipe)
         elif name == "CHANNEL_HANGUP_COMPLETE":
-            self._ended(uuid)
+            self._ended(uuid, pipe)
         elif name == "CHANNEL_PARK":
-            self._feature_code(event)
+            self._feature_code(event, pipe)
 
-    def _feature_code(self, event: Event) -> None:
+    def _feature_code(self, event: Event, pipe: Pipe) -> None:
         # The dialplan parks a do-not-disturb code for the feature-code
         # handler, which stores the setting; show it at once rather than
         # when the stored value is next read.
@@ -263,9 +434,9 @@ class PresenceTracker:
             user = self.directory.lookup(legs.variable(event, "user_name"))
             username = user.username if user else None
         if username:
-            self.recompute(username, dnd=action == "dnd_on")
+            self.recompute(username, dnd=action == "dnd_on", pipe=pipe)
 
-    def _created(self, event: Event) -> None:
+    def _created(self, event: Event, pipe: Pipe) -> None:
         leg = legs.leg_of(event)
         if leg is None:
             return
@@ -286,7 +457,7 @@ class PresenceTracker:
         )
         if event.answer_state == "answered":
             live.state = LegState.ACTIVE
-        self.legs.put(live)
+        self.legs.put(live, pipe)
         if live.user:
             log.debug(
                 "call %s: leg %s of %s %s",
@@ -295,51 +466,65 @@ class PresenceTracker:
                 live.user,
                 live.state,
             )
-            self._publish_call(live)
-            self.recompute(live.user)
+            self._publish_call(live, pipe)
+            self.recompute(live.user, pipe=pipe)
 
-    def _leg_state(self, uuid: str, state: LegState) -> None:
+    def _leg_state(self, uuid: str, state: LegState, pipe: Pipe) -> None:
         live = self.legs.get(uuid)
         if live is None or live.state == state:
             return
-        live = self.legs.update(uuid, state=state)
+        live = self.legs.update(uuid, pipe, state=state)
         if live is not None and live.user:
-            self._publish_call(live)
-            self.recompute(live.user)
+            self._publish_call(live, pipe)
+            self.recompute(live.user, pipe=pipe)
 
-    def _bridged(self, uuid: str, other: str) -> None:
+    def _bridged(self, uuid: str, other: str, pipe: Pipe) -> None:
         # Only the A leg gets CHANNEL_BRIDGE; both legs learn their partner.
         before = self.legs.get(uuid)
-        self.legs.update(uuid, other=other)
+        previous = before.other if before is not None else ""
+        self.legs.update(uuid, pipe, other=other)
         if other:
-            self.legs.update(other, other=uuid)
-        elif before is not None and before.other:
-            partner = self.legs.get(before.other)
+            self.legs.update(other, pipe, other=uuid)
+        elif previous:
+            partner = self.legs.get(previous)
             if partner is not None and partner.other == uuid:
-                self.legs.update(before.other, other="")
+                self.legs.update(previous, pipe, other="")
 
-    def _ended(self, uuid: str) -> None:
-        live = self.legs.remove(uuid)
+    def _ended(self, uuid: str, pipe: Pipe) -> None:
+        live = self.legs.remove(uuid, pipe)
         if live is None or not live.user:
             return
         live.state = LegState.ENDED
-        self._publish_call(live)
-        self.recompute(live.user)
+        self._publish_call(live, pipe)
+        self.recompute(live.user, pipe=pipe)
 
-    def _registration(self, event: Event) -> None:
+    def _registration(self, event: Event, pipe: Pipe) -> None:
         directory_id = legs.text(event, "username") or legs.text(event, "from-user")
         user = self.directory.lookup(directory_id)
         call_id = legs.text(event, "call-id")
         if user is None or not call_id:
             return
-        key = REGISTRATIONS_KEY.format(user.username)
-        if event.key == "sofia::register":
-            expires = int(legs.text(event, "expires") or "3600")
-            self.redis.hset(key, call_id, str(int(self._clock()) + expires))
-        else:
-            self.redis.hdel(key, call_id)
-        log.debug("user %s: %s (%s)", user.username, event.key, call_id)
-        self.recompute(user.username)
+        username = user.username
+        known = self._registrations_of(username)
+        key = REGISTRATIONS_KEY.format(username)
+        with writing(self.redis, pipe) as out:
+            if event.key == "sofia::register":
+                expires = int(legs.text(event, "expires") or "3600")
+                known[call_id] = str(int(self._clock()) + expires)
+                out.hset(key, call_id, known[call_id])
+            else:
+                known.pop(call_id, None)
+                out.hdel(key, call_id)
+        log.debug("user %s: %s (%s)", username, event.key, call_id)
+        self.recompute(username, pipe=pipe)
+
+    def _registrations_of(self, username: str) -> dict[str, str]:
+        if self.cached and username in self._registrations:
+            return self._registrations[username]
+        found = dict(self.redis.hgetall(REGISTRATIONS_KEY.format(username)))
+        if self.cached:
+            self._registrations[username] = found
+        return found
 
     def _dnd_code(self, event: Event) -> None:
         """The do-not-disturb feature code, dialled from a phone."""
@@ -365,53 +550,79 @@ class PresenceTracker:
         log.info("user %s: do not disturb %s", username, "on" if on else "off")
         return self.recompute(username)
 
-    def recompute(self, username: str, dnd: bool | None = None) -> Presence:
+    def recompute(
+        self, username: str, dnd: bool | None = None, pipe: Pipe = None
+    ) -> Presence:
         """Work out the user's presence again; publish it when it changed.
 
         ``dnd`` overrides the stored setting (a change not stored yet).
         """
+        with self._lock:
+            if pipe is not None or not self.cached:
+                return self._recompute(username, dnd, pipe)
+            queued = Commands()
+            state = self._recompute(username, dnd, queued)
+            self._enqueue(queued)
+            return state
+
+    def _recompute(self, username: str, dnd: bool | None, pipe: Pipe) -> Presence:
         user = self.directory.by_username(username)
         if dnd is None:
             dnd = user.dnd if user is not None else False
         state = decide(
-            self._registered(username),
+            self._registered(username, pipe),
             (leg.state for leg in self.legs.of_user(username)),
             dnd,
         )
-        previous = self.redis.hget(PRESENCE_KEY, username)
+        previous = self._previous(username)
         if previous != state:
-            self.redis.hset(PRESENCE_KEY, username, state.value)
+            self._states[username] = state.value
             log.debug("user %s: presence %s -> %s", username, previous, state)
-            self._publish(
-                {
-                    "type": "presence",
-                    "user": username,
-                    "extension": user.extension if user else None,
-                    "state": state.value,
-                }
-            )
+            with writing(self.redis, pipe) as out:
+                out.hset(PRESENCE_KEY, username, state.value)
+                self._publish(
+                    {
+                        "type": "presence",
+                        "user": username,
+                        "extension": user.extension if user else None,
+                        "state": state.value,
+                    },
+                    out,
+                )
         return state
 
-    def _registered(self, username: str) -> bool:
-        key = REGISTRATIONS_KEY.format(username)
+    def _previous(self, username: str) -> str | None:
+        if self.cached and username in self._states:
+            return self._states[username]
+        value = self.redis.hget(PRESENCE_KEY, username)
+        if self.cached and value is not None:
+            self._states[username] = value
+        return value
+
+    def _registered(self, username: str, pipe: Pipe) -> bool:
+        known = self._registrations_of(username)
         now = self._clock()
-        registered = False
-        for call_id, expires in self.redis.hgetall(key).items():
-            if int(expires) > now:
-                registered = True
-            else:
-                self.redis.hdel(key, call_id)
-        return registered
+        expired = [call_id for call_id, ends in known.items() if int(ends) <= now]
+        if expired:
+            for call_id in expired:
+                known.pop(call_id, None)
+            with writing(self.redis, pipe) as out:
+                out.hdel(REGISTRATIONS_KEY.format(username), *expired)
+        return bool(known)
 
-    def _publish_call(self, live: LiveLeg) -> None:
+    def _publish_call(self, live: LiveLeg, pipe: Pipe) -> None:
         message = live.message()
-        if live.state == LegState.ENDED:
-            self.redis.hdel(CALLS_KEY, live.uuid)
-        else:
-            self.redis.hset(CALLS_KEY, live.uuid, orjson.dumps(message))
-        self._publish(message)
+        with writing(self.redis, pipe) as out:
+            if live.state == LegState.ENDED:
+                out.hdel(CALLS_KEY, live.uuid)
+            else:
+                out.hset(CALLS_KEY, live.uuid, orjson.dumps(message))
+            self._publish(message, out)
 
-    def _publish(self, message: dict[str, object]) -> None:
+    def _publish(self, message: dict[str, object], pipe: Pipe = None) -> None:
+        if pipe is not None:
+            pipe.publish(CHANNEL, orjson.dumps(message))
+            return
         try:
             self.redis.publish(CHANNEL, orjson.dumps(message))
         except redis.RedisError as exc:
@@ -421,13 +632,20 @@ class PresenceTracker:
 
     def resync(self, snapshot: LiveSnapshot) -> None:
         """Forget legs the switch no longer has; everyone's presence again."""
+        with self._lock:
+            self._resync(snapshot)
+
+    def _resync(self, snapshot: LiveSnapshot) -> None:
+        self.legs.forget_all()
+        self._states.clear()
+        self._registrations.clear()
         if snapshot.channels is not None:
             live = snapshot.channel_uuids()
             for uuid in self.legs.all_uuids() - live:
                 gone = self.legs.remove(uuid)
                 if gone is not None and gone.user:
                     gone.state = LegState.ENDED
-                    self._publish_call(gone)
+                    self._publish_call(gone, None)
         if snapshot.registrations is not None:
             self._resync_registrations(snapshot.registrations)
         for username in self._known_users():

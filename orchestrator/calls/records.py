@@ -95,8 +95,13 @@ def _user_id(
         return user_id
     if not directory_id:
         return None
-    user = find_user(session, directory_id)
-    return user.id if user is not None else None
+    # A batch names the same few users again and again: ask the store once.
+    known: dict[str, int | None] = session.info.setdefault("schakel_users", {})
+    if directory_id not in known:
+        with session.no_autoflush:
+            user = find_user(session, directory_id)
+        known[directory_id] = user.id if user is not None else None
+    return known[directory_id]
 
 
 @item_type
@@ -170,18 +175,27 @@ class LegRecord:
                 self.user,
             )
             return
-        row = session.scalar(
-            select(m.CallRecord).where(
-                m.CallRecord.call_uuid == self.call_uuid,
-                m.CallRecord.user_id == user_id,
-                m.CallRecord.direction == self.direction,
-            )
+        key = (self.call_uuid, user_id, self.direction)
+        rows: dict[tuple[str, int, str], m.CallRecord] = session.info.setdefault(
+            "schakel_call_records", {}
         )
+        row = rows.get(key)
         if row is None:
-            session.add(self._new_row(user_id))
+            # Without autoflush: the rows of this batch are written together.
+            with session.no_autoflush:
+                row = session.scalar(
+                    select(m.CallRecord).where(
+                        m.CallRecord.call_uuid == self.call_uuid,
+                        m.CallRecord.user_id == user_id,
+                        m.CallRecord.direction == self.direction,
+                    )
+                )
+        if row is None:
+            row = self._new_row(user_id)
+            session.add(row)
         else:
             self._merge(row)
-        session.flush()
+        rows[key] = row
 
     def _new_row(self, user_id: int) -> m.CallRecord:
         return m.CallRecord(

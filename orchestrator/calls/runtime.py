@@ -69,6 +69,7 @@ def build(
     directory = UserDirectory(store)
     voicemail = voicemail_mod.VoicemailService(store, writer, settings, gateway=gateway)
     writer.add_listener(voicemail.written)
+    presence_tracker = PresenceTracker(live, directory, cache=True)
     return Features(
         settings=settings,
         store=store,
@@ -77,7 +78,7 @@ def build(
         writer=writer,
         directory=directory,
         history=CallHistory(writer),
-        presence=PresenceTracker(live, directory),
+        presence=presence_tracker,
         calls=CallService(
             gateway,
             live,
@@ -85,6 +86,8 @@ def build(
             domain=settings.sip_domain,
             music=lambda: music_on_hold(store),
             writer=writer,
+            spawn=gevent.spawn,
+            legs=presence_tracker.legs,
         ),
         voicemail=voicemail,
     )
@@ -107,6 +110,8 @@ def features_of(services: Any) -> Features:
             found = services.extra[EXTRA_KEY] = build(
                 services.settings, services.store, services.live, services.gateway
             )
+            # The web app publishes presence changes through the same tracker.
+            services.extra["presence"] = found.presence
         return found
 
 
@@ -127,6 +132,7 @@ def run(ctx: Any) -> None:
     subscriptions = subscribe(features, gateway)
     features.writer.start()
     features.voicemail.start()
+    features.presence.start()
     log.info("call features following the switch")
     try:
         while True:
@@ -135,6 +141,7 @@ def run(ctx: Any) -> None:
     finally:
         for subscription in subscriptions:
             subscription.cancel()
+        features.presence.stop()
         features.voicemail.stop()
         features.writer.stop()
 

@@ -141,9 +141,10 @@ class CallService:
         music: Callable[[], str] | None = None,
         writer: RecordWriter | None = None,
         spawn: Spawn = _thread,
+        legs: LiveLegs | None = None,
     ) -> None:
         self.gateway = gateway
-        self.legs = LiveLegs(live)
+        self.legs = legs or LiveLegs(live)
         self.transfers = TransferBook(live)
         self.directory = directory
         self.domain = domain

@@ -64,13 +64,14 @@ def redis_client(settings):
     return live.connect(settings.redis_url)
 
 
-@pytest.fixture
-def tracker(redis_client, store, users) -> PresenceTracker:
+@pytest.fixture(params=[False, True], ids=["live-state", "cached"])
+def tracker(request, redis_client, store, users) -> PresenceTracker:
     clock = iter(range(10**9))
     return PresenceTracker(
         redis_client,
         UserDirectory(store),
         clock=lambda: CAPTURE_TIME + next(clock) * 0.001,
+        cache=request.param,
     )
 
 
