@@ -480,9 +480,9 @@ class Channel:
         self._set_hangup_variables()
         cause = self.hangup_cause or "NORMAL_CLEARING"
         self.fire("CHANNEL_HANGUP_COMPLETE", lead=[("Hangup-Cause", cause)])
+        self.state_number = STATE_NUMBERS[CS_DESTROY]
         # The session is destroyed only once every read lock is released.
         self._unlocked.wait()
-        self.state_number = STATE_NUMBERS[CS_DESTROY]
         self.fire("CHANNEL_DESTROY")
         self._enter(CS_DESTROY)
         self.switch.forget_channel(self)
@@ -891,7 +891,9 @@ class Channel:
         played = self.clock.monotonic() - started
         if length != float("inf"):
             played = min(played, length)
-        status = "break" if stopped else "done"
+        # A break (uuid_break, a terminator) is "break"; a channel taken
+        # away (hangup, transfer, uuid_bridge) ends the file as "done".
+        status = "break" if stopped and not self.interrupted else "done"
         self._break = False
         samples = int(played * 8000)
         self.set_variable("playback_last_offset_pos", str(samples))
@@ -1126,19 +1128,28 @@ class Channel:
             self._enter(CS_EXCHANGE_MEDIA)
             call_update(self, other)
             self.bridge_wait()
+            if other.hungup:
+                self.bridge_hangup_cause = other.hangup_cause or "NORMAL_CLEARING"
             return
         self._wait(None, lambda: self.hungup or other.hungup or other.partner is self)
         if self.hungup or other.hungup:
             return
         bridge_channels(self, other)
-        call_update(self, other)
-        self.bridge_wait()
+        # sofia sends CALL_UPDATE from the session's own loop, a moment after
+        # the bridge: threads waiting for the bridge (mod_callcenter's) go first.
+        gevent.sleep(0)
+        if self._bridge_active:
+            # (The other leg may have hung up meanwhile.)
+            call_update(self, other)
+            self.bridge_wait()
         leave_bridge(self, other)
         self.set_variable(
             "bridge_hangup_cause", other.hangup_cause or "NORMAL_CLEARING"
         )
-        self.set_variable("signal_bond", None)
-        other.set_variable("signal_bond", None)
+        # The bridge's signal bond stays on a leg that hung up.
+        for leg in (self, other):
+            if not leg.hungup:
+                leg.set_variable("signal_bond", None)
         unbridge_channels(self, other)
 
     def _abandon_bridge(self, other: Channel) -> None:
@@ -1161,7 +1172,8 @@ class Channel:
         if not ended_here:
             # The other side left first: this leg is out of the bridge.
             self.set_variable("bridge_to", None)
-            if self.uuid_bridged:
+            # A leg that hung up keeps the bridge's signal bond.
+            if self.uuid_bridged and not self.hungup:
                 self.set_variable("signal_bond", None)
 
     # ------------------------------------------------------------------ hold
