@@ -685,8 +685,10 @@ class Switch:
         a.other_profile.logical_direction = "inbound"
         b.other_type = "originator"
         b.other_profile = a_before
-        a.profile.callee_id_name = b.profile.orig_caller_id_name
-        a.profile.callee_id_number = b.profile.orig_caller_id_number
+        # The first leg's callee is the second's (a flipped originated leg
+        # has its caller there).
+        a.profile.callee_id_name = b.profile.callee_id_name
+        a.profile.callee_id_number = b.profile.callee_id_number
         b.profile.caller_id_name = a_before.caller_id_name
         b.profile.caller_id_number = a_before.caller_id_number
         b.hit_dialplan = b.direction == "inbound"
