@@ -61,6 +61,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 import gevent
+import gevent.event
 
 from simulator.channel import CS_DESTROY, CS_REPORTING
 from simulator.events import CallSite, Event, stamp
@@ -1397,7 +1398,7 @@ class CallCenter:
                 break
             keys = channel.get_variable("cc_exit_keys") or ""
             if moh_valid and moh:
-                result = channel.playback(moh, terminators=keys)
+                result = _play(channel, moh, keys)
                 if result == "FILE NOT FOUND":
                     log.warning("channel %s: can't play %s, waiting without audio",
                                 channel.uuid, moh)  # fmt: skip
@@ -2081,21 +2082,25 @@ class CallCenter:
         """switch_ivr_uuid_bridge, then wait (3 s at most) until it holds."""
         if member.hungup or agent.hungup:
             return False
-        self.switch.uuid_bridge(member, agent)
-        # The agent leg had nothing to run: it now runs the bridge.
-        agent.set_driver(agent.route_loop)
-        return (
-            self._wait_for(
-                lambda: (
-                    member.partner is agent
-                    and agent.partner is member
-                    or member.hungup
-                    or agent.hungup
-                ),
-                3.0,
-            )
-            and member.partner is agent
-        )
+        settled = gevent.event.Event()
+
+        def watch(event: Event) -> None:
+            # CF_BRIDGED: the thread goes on as soon as the bridge is up.
+            uuid = event.get("Unique-ID")
+            if event.name == "CHANNEL_BRIDGE" and uuid == member.uuid:
+                settled.set()
+            elif event.name == "CHANNEL_HANGUP" and uuid in (member.uuid, agent.uuid):
+                settled.set()
+
+        self.switch.add_listener(watch)
+        try:
+            self.switch.uuid_bridge(member, agent)
+            # The agent leg had nothing to run: it now runs the bridge.
+            agent.set_driver(agent.route_loop)
+            settled.wait(self.clock.real(3.0))
+        finally:
+            self.switch.remove_listener(watch)
+        return member.partner is agent and not agent.hungup
 
     def _bridge_failed_member_gone(
         self, offer: _Offer, member: Channel, agent: Channel
@@ -2496,6 +2501,13 @@ def _expand(channel: Channel, text: str) -> str:
     return expand(channel, text)
 
 
+def _play(channel: Channel, path: str, terminators: str = "") -> str:
+    """switch_ivr_play_file inside the application (its response untouched)."""
+    from simulator.apps import play_file
+
+    return play_file(channel, path, terminators)
+
+
 def _exports(channel: Channel, list_name: str) -> list[tuple[str, str]]:
     """switch_channel_process_export: the list itself, then each set variable."""
     names = channel.get_variable(list_name)
@@ -2532,7 +2544,7 @@ def _play_array(channel: Channel, files: str) -> None:
     for path in paths:
         if channel.hungup:
             return
-        channel.playback(path)
+        _play(channel, path)
 
 
 def _reported(channel: Channel) -> bool:
