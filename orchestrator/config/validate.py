@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from orchestrator.config.render import FixedView, Renderer
 from orchestrator.config.view import ConfigView, build
 from orchestrator.domain import numbering
+from orchestrator.features.checks import check_telephony
 from orchestrator.settings import Settings
 from orchestrator.store import models as m
 
@@ -167,6 +168,7 @@ def check(session: Session) -> None:
     _check_references(rows)
     _check_forwarding_loops(rows)
     _check_fallback_loops(rows)
+    check_telephony(rows)
 
 
 def validate(session: Session, settings: Settings) -> ConfigView:

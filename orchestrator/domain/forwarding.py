@@ -332,14 +332,26 @@ Node = tuple[str, int]
 def forwarding_graph(
     rules: Iterable[ForwardRule | _Forward],
     hunt_groups: Iterable[_HuntGroup] = (),
+    numbers: Mapping[str, Node] | None = None,
 ) -> dict[Node, list[Node]]:
-    """Where calls can go next: users' forwards and groups' fallbacks."""
+    """Where calls can go next: users' forwards and groups' fallbacks.
+
+    ``numbers`` maps our own numbers (E.164) to the user or group they
+    reach, so that a forward to "an external number" that is a colleague's
+    DID counts as the internal hop it is.
+    """
     graph: dict[Node, list[Node]] = {}
     for rule in rules:
-        if not rule.enabled or rule.target_id is None:
+        # None: a row not yet flushed, which the column default enables.
+        if rule.enabled is False:
             continue
-        if rule.target_type in ("user", "hunt_group"):
-            edge = (rule.target_type, rule.target_id)
+        if rule.target_type in ("user", "hunt_group") and rule.target_id is not None:
+            edge: Node | None = (rule.target_type, rule.target_id)
+        elif rule.target_type == "external" and numbers and rule.target_number:
+            edge = numbers.get(rule.target_number)
+        else:
+            edge = None
+        if edge is not None:
             graph.setdefault(("user", rule.user_id), []).append(edge)
     for group in hunt_groups:
         if group.fallback_type in ("user", "hunt_group") and group.fallback_id:
@@ -396,10 +408,12 @@ def check_no_loop(
 
 
 def check_hunt_fallbacks(
-    rules: Iterable[ForwardRule | _Forward], ctx: ForwardContext
+    rules: Iterable[ForwardRule | _Forward],
+    ctx: ForwardContext,
+    numbers: Mapping[str, Node] | None = None,
 ) -> None:
     """Raise :class:`ForwardingLoop` if groups' fallbacks and forwards loop."""
-    loop = find_loop(forwarding_graph(rules, ctx.hunt_groups.values()))
+    loop = find_loop(forwarding_graph(rules, ctx.hunt_groups.values(), numbers))
     if loop is not None:
         raise ForwardingLoop([_label(node, ctx) for node in loop])
 
