@@ -1505,7 +1505,7 @@ def _lookup_user(
     fetcher = switch.xml_fetcher
     if fetcher is None:
         return None
-    text = fetcher("directory", form)
+    text = switch.call_fetcher("directory", form)
     if text is None:
         return None
     root = parse_answer(text)

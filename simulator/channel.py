@@ -595,8 +595,7 @@ class Channel:
 
     def wait_hangup(self, timeout: float | None = None) -> bool:
         """Wait (virtual seconds) until CHANNEL_HANGUP; True if it came."""
-        real = None if timeout is None else self.clock.real(timeout)
-        return self._hangup_event.wait(real)
+        return self.clock.wait(self._hangup_event, timeout)
 
     def sleep_until_hangup(self, seconds: float) -> bool:
         """For scripted parties: wait; False when the leg hung up meanwhile."""
@@ -619,8 +618,7 @@ class Channel:
             self._unlocked.set()
 
     def wait_destroyed(self, timeout: float | None = None) -> bool:
-        real = None if timeout is None else self.clock.real(timeout)
-        return self._destroyed.wait(real)
+        return self.clock.wait(self._destroyed, timeout)
 
     # ---------------------------------------------------------- state changes
 
@@ -718,6 +716,7 @@ class Channel:
         self.profile.times["progress_media"] = self.now_us()
         self.fire("CHANNEL_PROGRESS_MEDIA")
         self.set_callstate("EARLY")
+        self.poke()
 
     def answer(self) -> None:
         """Answer an inbound leg (FreeSWITCH sends 200 OK)."""
@@ -801,10 +800,9 @@ class Channel:
             if deadline is None:
                 self._wake.wait()
                 continue
-            remaining = deadline - self.clock.monotonic()
-            if remaining <= 0:
+            if self.clock.monotonic() >= deadline:
                 return False
-            self._wake.wait(self.clock.real(remaining))
+            self.clock.wait_until(self._wake, deadline)
 
     def sleep(self, seconds: float) -> bool:
         """Wait on the clock; False when the channel was interrupted."""

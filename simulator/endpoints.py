@@ -39,8 +39,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import gevent
-
 from simulator.events import Event
 
 if TYPE_CHECKING:
@@ -644,7 +642,7 @@ class SipLeg:
             if "sip_cseq" not in channel.variables:
                 channel.set_variable("sip_cseq", str(self.cseq))
 
-        gevent.spawn_later(clock.real(ACK_DELAY), ack)
+        clock.spawn_later(ACK_DELAY, ack)
 
     def on_call_update(self, channel: Channel) -> None:
         """sofia tells the caller's phone whom it talks to now (UPDATE)."""

@@ -835,8 +835,10 @@ def _loopback_far_end(switch: Switch, attempt: _Attempt) -> None:
             a_side.pre_answer_remote()
         elif b_side.ring_ready_sent and not a_side.ring_ready_sent:
             a_side.ring_ready()
+        # Both legs are poked on every change the relay cares about.
         b_side._wake.clear()
-        b_side._wake.wait(switch.clock.real(0.05))
+        a_side._wake.clear()
+        switch.clock.wait_any([b_side._wake, a_side._wake])
     if b_side.hungup and not a_side.hungup:
         a_side.hangup(b_side.hangup_cause or "NORMAL_CLEARING")
     elif a_side.hungup and not b_side.hungup:
@@ -881,13 +883,12 @@ def _wait_for_answer(
         _start_delayed(switch, live, now)
         deadlines = [a.timeout for a in live] + [overall]
         deadlines += [a.delay for a in live if a.pending]
-        next_deadline = min(deadlines) - now
         waiters = [a.channel._wake for a in live]
         if a_leg is not None:
             waiters.append(a_leg._wake)
         for waiter in waiters:
             waiter.clear()
-        gevent.wait(waiters, timeout=clock.real(max(next_deadline, 0.001)), count=1)
+        clock.wait_any_until(waiters, started + min(deadlines))
 
 
 def _delay_of(variables: dict[str, str]) -> float:

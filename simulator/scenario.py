@@ -60,9 +60,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Real seconds added to every wait, for greenlet scheduling.
-GRACE = 0.25
-
 
 class SimulationError(AssertionError):
     """The simulation itself went wrong (unknown application, failed lookup)."""
@@ -120,13 +117,11 @@ class EventLog:
                 found = test()
                 if found:
                     return found
-                remaining = deadline - self.clock.monotonic()
-                if remaining <= 0:
-                    # One last look after the grace period.
-                    waiter.wait(GRACE)
-                    return test() or None
+                if self.clock.monotonic() >= deadline:
+                    return None
                 waiter.clear()
-                waiter.wait(self.clock.real(remaining) + GRACE)
+                # A late deadline: what happens at that very instant counts.
+                self.clock.wait_until(waiter, deadline, late=True)
         finally:
             self._waiters.discard(waiter)
 
@@ -429,6 +424,7 @@ class Simulation:
         if self.esl is not None:
             self.esl.stop()
         self.switch.stop()
+        self.clock.stop()
         if raise_errors and self.strict:
             self.check()
 

@@ -175,7 +175,7 @@ class Router:
             log.error("channel %s: no xml_curl binding for the dialplan", channel.uuid)
             return None
         try:
-            return fetcher("dialplan", form)
+            return switch.call_fetcher("dialplan", form)
         except XmlCurlError as error:
             self.apps.record(LookupFailed(channel.uuid, "dialplan", str(error)))
             return None

@@ -47,7 +47,8 @@ Public interface:
   (see ``simulator.originate``); ``uuid_bridge(a, b)``
 - ``add_phone(user_id, ...)``, ``register(user_id, ...)``,
   ``unregister(user_id, ...)``, ``add_gateway(name, ...)``
-- ``fetch_xml(section, ...)``, ``lookup_user(user, domain, action)``
+- ``fetch_xml(section, ...)``, ``lookup_user(user, domain, action)``,
+  ``call_fetcher(section, form)`` (the binding itself, virtual time held)
 - ``start()`` (heartbeats), ``stop()``
 """
 
@@ -405,10 +406,21 @@ class Switch:
         if self.xml_fetcher is None:
             return None
         try:
-            return self.xml_fetcher(section, form)
+            return self.call_fetcher(section, form)
         except Exception:
             log.exception("xml_curl %s lookup failed", section)
             return None
+
+    def call_fetcher(self, section: str, form: list[tuple[str, str]]) -> str | None:
+        """Ask the xml_curl binding (None without one).
+
+        Virtual time stands still meanwhile: an answer that takes real time
+        (HTTP) must not let the simulation's timers run ahead of it.
+        """
+        if self.xml_fetcher is None:
+            return None
+        with self.clock.hold():
+            return self.xml_fetcher(section, form)
 
     def dialplan_form_params(self, channel: Channel) -> list[tuple[str, str]]:
         """The Hunt-* fields mod_dialplan_xml adds to a dialplan lookup."""

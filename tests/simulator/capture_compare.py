@@ -316,11 +316,17 @@ def assert_matches(
 
 
 class EventRecorder:
-    """A switch listener that keeps every event and lets a test await one."""
+    """A switch listener that keeps every event and lets a test await one.
 
-    def __init__(self) -> None:
+    With the switch's ``clock`` a wait's ``timeout`` is virtual seconds (60
+    by default), so that a loaded machine cannot make it run out; without
+    one it is real seconds (5 by default).
+    """
+
+    def __init__(self, clock: Any = None) -> None:
         import gevent.event
 
+        self.clock = clock
         self.events: list[object] = []
         self._new = gevent.event.Event()
 
@@ -331,22 +337,34 @@ class EventRecorder:
     def clear(self) -> None:
         self.events.clear()
 
-    def wait(self, predicate: Callable[[Any], bool], timeout: float = 5.0) -> Any:
-        """The first recorded event matching ``predicate`` (real seconds)."""
-        import gevent
+    def wait(
+        self, predicate: Callable[[Any], bool], timeout: float | None = None
+    ) -> Any:
+        """The first recorded event matching ``predicate``."""
+        failure = AssertionError(f"no event matched {predicate}")
+        if self.clock is None:
+            import gevent
 
-        with gevent.Timeout(timeout, AssertionError(f"no event matched {predicate}")):
-            seen = 0
-            while True:
-                for event in self.events[seen:]:
-                    if predicate(event):
-                        return event
-                seen = len(self.events)
-                self._new.clear()
+            with gevent.Timeout(5.0 if timeout is None else timeout, failure):
+                return self._wait(predicate, None)
+        return self._wait(predicate, 60.0 if timeout is None else timeout)
+
+    def _wait(self, predicate: Callable[[Any], bool], within: float | None) -> Any:
+        deadline = None if within is None else self.clock.monotonic() + within
+        seen = 0
+        while True:
+            for event in self.events[seen:]:
+                if predicate(event):
+                    return event
+            seen = len(self.events)
+            self._new.clear()
+            if deadline is None:
                 self._new.wait()
+            elif not self.clock.wait_until(self._new, deadline, late=True):
+                raise AssertionError(f"no event matched {predicate} in {within} s")
 
     def wait_event(
-        self, name: str, uuid: str | None = None, timeout: float = 5.0
+        self, name: str, uuid: str | None = None, timeout: float | None = None
     ) -> Any:
         def match(event: Any) -> bool:
             if getattr(event, "name", None) != name:
@@ -393,7 +411,7 @@ class Scenario:
         self.capture = capture
         self.fetcher = StaticFetcher(capture / "xmlcurl")
         self.switch = Switch(clock=Clock(speed=self.speed), xml_fetcher=self.fetcher)
-        self.recorder = EventRecorder()
+        self.recorder = EventRecorder(self.switch.clock)
         self.switch.add_listener(self.recorder)
         self.allowed = set(ALLOWED) | set(allowed)
         dialplan = capture / "xmlcurl" / "dialplan.public.xml"
@@ -431,13 +449,15 @@ class Scenario:
     def capture_events(self) -> list[Pairs]:
         return load_capture(self.capture / "events.jsonl")
 
-    def wait_all_destroyed(self, timeout: float = 5.0) -> None:
-        import gevent
-
-        with gevent.Timeout(timeout, AssertionError("channels left over")):
-            while self.switch.channels:
-                for channel in list(self.switch.channels.values()):
-                    channel.wait_destroyed()
+    def wait_all_destroyed(self, timeout: float = 60.0) -> None:
+        """Until every channel is destroyed (virtual seconds)."""
+        clock = self.switch.clock
+        deadline = clock.monotonic() + timeout
+        while self.switch.channels:
+            for channel in list(self.switch.channels.values()):
+                left = deadline - clock.monotonic()
+                if left <= 0 or not channel.wait_destroyed(left):
+                    raise AssertionError(f"channels left over: {self.switch.channels}")
 
 
 def _decode_rendered(lines: list[str]) -> str:

@@ -54,7 +54,8 @@ def run_flow(scenario: Scenario) -> list[tuple[str, str]]:
         lambda e: e.name == "CHANNEL_PARK" and e.get("Unique-ID") != a.uuid
     )
     b_uuid = parked.get("Unique-ID")
-    assert job.get(timeout=5) == f"+OK {b_uuid}\n"
+    assert switch.clock.wait(job, 30)
+    assert job.get() == f"+OK {b_uuid}\n"
     api(f"uuid_bridge {a.uuid} {b_uuid}")
     recorder.wait(
         lambda e: (

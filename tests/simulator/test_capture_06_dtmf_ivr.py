@@ -54,7 +54,7 @@ def run_call(switch: Switch, recorder: cc.EventRecorder) -> str:
 
 
 def test_the_leg_fires_what_freeswitch_fired(switch, captures_dir):
-    recorder = cc.EventRecorder()
+    recorder = cc.EventRecorder(switch.clock)
     switch.add_listener(recorder)
     run_call(switch, recorder)
     capture = cc.load_capture(captures_dir / CAPTURE / "events.jsonl")
@@ -62,7 +62,7 @@ def test_the_leg_fires_what_freeswitch_fired(switch, captures_dir):
 
 
 def test_digits_land_in_the_variables(switch):
-    recorder = cc.EventRecorder()
+    recorder = cc.EventRecorder(switch.clock)
     switch.add_listener(recorder)
     uuid = run_call(switch, recorder)
     complete = [
@@ -87,7 +87,7 @@ def test_digits_land_in_the_variables(switch):
 
 
 def test_the_dialplan_form_has_the_captured_fields(switch, captures_dir):
-    recorder = cc.EventRecorder()
+    recorder = cc.EventRecorder(switch.clock)
     switch.add_listener(recorder)
     run_call(switch, recorder)
     import json

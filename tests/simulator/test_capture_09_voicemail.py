@@ -78,7 +78,7 @@ def untimed(events: list[list[tuple[str, object]]]) -> list[list[tuple[str, obje
 
 
 def test_the_leg_fires_what_freeswitch_fired(switch, captures_dir):
-    recorder = cc.EventRecorder()
+    recorder = cc.EventRecorder(switch.clock)
     switch.add_listener(recorder)
     leave_message(switch, recorder)
     cc.assert_matches(
@@ -92,7 +92,7 @@ def without_volatile(event: list[tuple[str, object]]) -> list[tuple[str, object]
 
 
 def test_mwi_events_are_as_captured(switch, captures_dir):
-    recorder = cc.EventRecorder()
+    recorder = cc.EventRecorder(switch.clock)
     switch.add_listener(recorder)
     leave_message(switch, recorder)
     want = [e for e in captured(captures_dir)[:35] if cc._get(e, "Unique-ID") is None]
@@ -104,7 +104,7 @@ def test_mwi_events_are_as_captured(switch, captures_dir):
 
 
 def test_the_message_is_in_the_box_and_the_api_lists_it(switch, captures_dir):
-    recorder = cc.EventRecorder()
+    recorder = cc.EventRecorder(switch.clock)
     switch.add_listener(recorder)
     seen: list[VoicemailMessage] = []
     switch.apps.voicemail.on_message(seen.append)
@@ -133,7 +133,7 @@ def test_the_message_is_in_the_box_and_the_api_lists_it(switch, captures_dir):
 
 
 def test_the_lookups_post_the_captured_fields(switch, captures_dir):
-    recorder = cc.EventRecorder()
+    recorder = cc.EventRecorder(switch.clock)
     switch.add_listener(recorder)
     leave_message(switch, recorder)
     lines = (captures_dir / CAPTURE / "xml_curl.jsonl").read_text().splitlines()

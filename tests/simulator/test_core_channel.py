@@ -22,7 +22,7 @@ def switch():
 
 @pytest.fixture
 def recorder(switch):
-    recorder = EventRecorder()
+    recorder = EventRecorder(switch.clock)
     switch.add_listener(recorder)
     return recorder
 
@@ -168,7 +168,7 @@ def test_the_far_end_hanging_up_ends_the_bridge(switch, recorder):
 
 def test_heartbeats(switch, recorder):
     fast = Switch(clock=Clock(speed=2000))
-    events = EventRecorder()
+    events = EventRecorder(fast.clock)
     fast.add_listener(events)
     fast.start()
     try:

@@ -21,7 +21,7 @@ def switch():
 
 @pytest.fixture
 def recorder(switch):
-    recorder = EventRecorder()
+    recorder = EventRecorder(switch.clock)
     switch.add_listener(recorder)
     return recorder
 
