@@ -596,9 +596,11 @@ def _ring_group(
 
 
 def _group_cause(attempts: list[_Attempt], failures: list[str]) -> str:
+    # switch_ivr_originate reports the first leg's cause, whatever it is (a
+    # leg another originate's winner hung up LOSE_RACE fails with that).
     for attempt in attempts:
-        if attempt.channel.hangup_cause not in (None, "LOSE_RACE"):
-            return attempt.channel.hangup_cause or "NO_ANSWER"
+        if attempt.channel.hangup_cause is not None:
+            return attempt.channel.hangup_cause
     return failures[0] if failures else "NO_ANSWER"
 
 
