@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -121,17 +121,18 @@ class LogEntry:
     data: dict[str, Any] = field(default_factory=dict)
 
     def apply(self, session: Session) -> None:
-        session.add(
-            m.EventLog(
-                kind=self.kind,
-                at=self.at,
-                call_uuid=self.call_uuid,
-                user_id=_user_id(session, self.user_id, self.user),
-                queue_id=self.queue_id,
-                actor=self.actor,
-                data=self.data,
-            )
-        )
+        session.add(m.EventLog(**self.row(session)))
+
+    def row(self, session: Session) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "at": self.at,
+            "call_uuid": self.call_uuid,
+            "user_id": _user_id(session, self.user_id, self.user),
+            "queue_id": self.queue_id,
+            "actor": self.actor,
+            "data": self.data,
+        }
 
     def to_json(self) -> dict[str, Any]:
         return to_json(self)
@@ -253,8 +254,15 @@ class StoreSink:
 
     def __call__(self, items: list[Any]) -> None:
         with self.store.session() as session:
+            log_rows = []
             for item in items:
-                item.apply(session)
+                if isinstance(item, LogEntry):
+                    log_rows.append(item.row(session))
+                else:
+                    item.apply(session)
+            if log_rows:
+                # One multi-row INSERT: the event log is most of what is written.
+                session.connection().execute(insert(m.EventLog.__table__), log_rows)
 
 
 Sink = Callable[[list[Any]], None]
