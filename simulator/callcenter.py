@@ -599,11 +599,10 @@ class CallCenter:
             event = Event("REQUEST_PARAMS", origin=SITE_LOAD_QUEUE)
             event.add("CC-Queue", queue_name)
             stamp(event, switch.identity, switch.next_sequence(), self.clock.now_us())
-        fetcher = switch.xml_fetcher
-        if fetcher is not None:
+        if switch.xml_fetcher is not None:
             form = configuration_form(switch.hostname, CONFIG_NAME, event)
             try:
-                text = fetcher("configuration", form)
+                text = switch.call_fetcher("configuration", form)
             except Exception:
                 log.exception("callcenter: %s lookup failed", CONFIG_NAME)
                 text = None
@@ -2097,7 +2096,7 @@ class CallCenter:
             self.switch.uuid_bridge(member, agent)
             # The agent leg had nothing to run: it now runs the bridge.
             agent.set_driver(agent.route_loop)
-            settled.wait(self.clock.real(3.0))
+            self.clock.wait(settled, 3.0)
         finally:
             self.switch.remove_listener(watch)
         return member.partner is agent and not agent.hungup
