@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 import uuid as uuidlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -142,6 +143,7 @@ class _Connection(greenswitch.esl.InboundESL):
     def _receive(self) -> None:
         parser = FrameParser()
         recv = self.sock.recv
+        on_event = self._on_event
         reason = "closed by the switch"
         try:
             while True:
@@ -151,7 +153,15 @@ class _Connection(greenswitch.esl.InboundESL):
                         reason = f"closed mid-frame ({parser.buffered} bytes pending)"
                     break
                 for frame in parser.feed(data):
-                    self._handle(frame)
+                    # JSON events are nearly all the traffic: no detour.
+                    if frame.headers["Content-Type"] == "text/event-json":
+                        on_event(decode_json(frame.body))
+                    else:
+                        self._handle(frame)
+                # A gevent socket only yields when it would block: without
+                # this, a busy switch would starve the handlers and the
+                # commands waiting for their replies.
+                gevent.sleep(0)
         except ProtocolError as exc:
             self.protocol_error = True
             reason = f"malformed frame: {exc}"
@@ -205,16 +215,27 @@ class _Connection(greenswitch.esl.InboundESL):
             self.close_reason = reason
         self.connected = False
         self._run = False
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        self._close_socket()
         waiting, self._commands_sent = self._commands_sent, []
         for result in waiting:
             result.set_exception(ConnectionLost(self.close_reason))
         # Unblocks InboundESL.connect() if the switch hung up before greeting.
         self._auth_request_event.set()
         self.closed.set()
+
+    def _close_socket(self) -> None:
+        sock = getattr(self, "sock", None)
+        if sock is None:
+            return
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        # greenswitch's makefile() holds the descriptor open until closed too.
+        sock_file = getattr(self, "sock_file", None)
+        if sock_file is not None:
+            sock_file.close()
+        sock.close()
 
 
 class EslClient:

@@ -59,6 +59,9 @@ class Dispatcher:
         self._by_key: dict[str, list[Handler]] = {}
         self._owners: dict[str, list[Handler]] = {}
         self._lanes: dict[str, deque[Event]] = {}
+        # Subscribers of each key plus those of ALL, rebuilt on (un)subscribe.
+        self._routes: dict[str, tuple[Handler, ...]] = {}
+        self._paused = False
         self._open = gevent.event.Event()
         self._open.set()
         self._idle = gevent.event.Event()
@@ -71,6 +74,7 @@ class Dispatcher:
         keys = tuple(keys)
         for key in keys:
             self._by_key.setdefault(key, []).append(handler)
+        self._routes.clear()
         return Subscription(self, handler, keys)
 
     def unsubscribe(self, subscription: Subscription) -> None:
@@ -80,6 +84,7 @@ class Dispatcher:
                 handlers.remove(subscription.handler)
             if not handlers:
                 self._by_key.pop(key, None)
+        self._routes.clear()
 
     def attach(self, uuid: str, handler: Handler) -> None:
         """Make ``handler`` an owner of channel ``uuid`` (until CHANNEL_DESTROY)."""
@@ -109,8 +114,7 @@ class Dispatcher:
 
     def dispatch(self, event: Event) -> None:
         """Queue an event on its channel's lane; never blocks."""
-        headers = event.headers
-        uuid = headers.get("Unique-ID") or NO_CHANNEL
+        uuid = event.headers.get("Unique-ID") or NO_CHANNEL
         if type(uuid) is not str:
             uuid = uuid[-1]
         lane = self._lanes.get(uuid)
@@ -119,29 +123,34 @@ class Dispatcher:
             return
         lane = self._lanes[uuid] = deque((event,))
         self._idle.clear()
-        gevent.spawn(self._drain, uuid, lane)
+        # A bare greenlet per busy lane: cheaper than gevent.Greenlet, and
+        # _drain catches everything a handler raises.
+        gevent.spawn_raw(self._drain, uuid, lane)
 
     def pause(self) -> None:
         """Hold deliveries (events keep queueing) until `resume`."""
+        self._paused = True
         self._open.clear()
 
     def resume(self) -> None:
+        self._paused = False
         self._open.set()
 
     @property
     def paused(self) -> bool:
-        return not self._open.is_set()
+        return self._paused
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait until every queued event was delivered; False on timeout."""
         return self._idle.wait(timeout)
 
     def _drain(self, uuid: str, lane: deque[Event]) -> None:
+        deliver = self._deliver
         try:
             while lane:
-                if not self._open.is_set():
+                if self._paused:
                     self._open.wait()
-                self._deliver(uuid, lane.popleft())
+                deliver(uuid, lane.popleft())
         finally:
             # Nothing yields between the emptiness check and this removal.
             if self._lanes.get(uuid) is lane:
@@ -150,8 +159,19 @@ class Dispatcher:
                 self._idle.set()
 
     def _deliver(self, uuid: str, event: Event) -> None:
-        key = event.key
-        for handler in self._handlers(uuid, key):
+        headers = event.headers
+        key = headers.get("Event-Name", "")
+        if key == "CUSTOM":
+            key = headers.get("Event-Subclass") or key
+        elif type(key) is not str:
+            key = event.key
+        handlers = self._routes.get(key)
+        if handlers is None:
+            handlers = self._route(key)
+        owners = self._owners.get(uuid) if uuid else None
+        if owners:
+            handlers = (*handlers, *owners)
+        for handler in handlers:
             try:
                 handler(event)
             except Exception:
@@ -161,16 +181,13 @@ class Dispatcher:
                     key,
                     uuid or "-",
                 )
-        if key == "CHANNEL_DESTROY":
+        if key == "CHANNEL_DESTROY" and owners is not None:
             self._owners.pop(uuid, None)
 
-    def _handlers(self, uuid: str, key: str) -> list[Handler]:
+    def _route(self, key: str) -> tuple[Handler, ...]:
         by_key = self._by_key
-        handlers = list(by_key.get(key, ()))
-        if ALL in by_key:
-            handlers.extend(by_key[ALL])
-        if uuid and uuid in self._owners:
-            handlers.extend(self._owners[uuid])
+        handlers = (*by_key.get(key, ()), *by_key.get(ALL, ()))
+        self._routes[key] = handlers
         return handlers
 
 

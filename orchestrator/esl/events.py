@@ -16,6 +16,9 @@ from orchestrator.esl.errors import ProtocolError
 
 HeaderValue = str | list[str]
 
+_loads = orjson.loads
+JSONDecodeError = orjson.JSONDecodeError
+
 # How FreeSWITCH writes a multi-valued header in the plain format.
 _ARRAY_PREFIX = "ARRAY::"
 _ARRAY_SEPARATOR = "|:"
@@ -154,12 +157,14 @@ def _int(value: str | None) -> int | None:
 def decode_json(body: bytes) -> Event:
     """Decode the body of a ``text/event-json`` frame."""
     try:
-        headers = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        headers = _loads(body)
+    except JSONDecodeError as exc:
         raise ProtocolError(f"event is not valid JSON: {exc}") from None
     if type(headers) is not dict:
         raise ProtocolError("event JSON is not an object")
-    return Event(headers, headers.pop("_body", None))
+    if "_body" in headers:
+        return Event(headers, headers.pop("_body"))
+    return Event(headers)
 
 
 def decode_plain(body: bytes) -> Event:
@@ -173,27 +178,29 @@ def decode_plain(body: bytes) -> Event:
         text = head.decode("utf-8")
     except UnicodeDecodeError:
         raise ProtocolError("plain event headers are not UTF-8") from None
+    if "%" in text:
+        # One unquote for all lines: the encoded text has no NUL (it is
+        # encoded as %00) and no decoded value can hold one (C strings), so
+        # NUL can stand in for the line breaks while decoding.
+        lines = unquote(text.replace("\n", "\x00")).split("\x00")
+    else:
+        lines = text.split("\n")
     headers: dict[str, HeaderValue] = {}
-    for line in text.split("\n"):
+    for line in lines:
         if not line:
             continue
         name, colon, value = line.partition(": ")
         if not colon:
             raise ProtocolError(f"malformed plain event line {line[:80]!r}")
-        headers[name] = _plain_value(value)
+        if value.startswith(_ARRAY_PREFIX):
+            headers[name] = value[len(_ARRAY_PREFIX) :].split(_ARRAY_SEPARATOR)
+        else:
+            headers[name] = value
     event_body = None
     length = headers.get("Content-Length")
     if isinstance(length, str) and length.isdigit() and sep:
         event_body = rest[: int(length)].decode("utf-8", "replace")
     return Event(headers, event_body)
-
-
-def _plain_value(value: str) -> HeaderValue:
-    if "%" in value:
-        value = unquote(value)
-    if value.startswith(_ARRAY_PREFIX):
-        return value[len(_ARRAY_PREFIX) :].split(_ARRAY_SEPARATOR)
-    return value
 
 
 DECODERS = {"text/event-json": decode_json, "text/event-plain": decode_plain}

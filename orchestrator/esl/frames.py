@@ -26,6 +26,8 @@ MAX_HEADER_BYTES = 64 * 1024
 
 _HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*\Z").match
 _EVENT_PREFIX = b"Content-Length: "
+_JSON_TAIL = b"\nContent-Type: text/event-json\n\n"
+_JSON_TAIL_SIZE = len(_JSON_TAIL)
 
 
 class Frame:
@@ -102,20 +104,31 @@ class FrameParser:
         """Add received bytes; return the frames they completed, in order."""
         buf = self._buf + data if self._buf else data
         frames: list[Frame] = []
+        append = frames.append
         pos = 0
         pending = self._pending
         size = len(buf)
         try:
             while True:
                 if pending is None:
-                    pending, pos = self._next_headers(buf, pos, size)
+                    # Fast path for the bulk of the traffic: a JSON event.
+                    if buf.startswith(_EVENT_PREFIX, pos):
+                        newline = buf.find(b"\n", pos + 16, pos + 28)
+                        if newline > 0 and buf.startswith(_JSON_TAIL, newline):
+                            digits = buf[pos + 16 : newline]
+                            length = int(digits) if digits.isdigit() else -1
+                            if 0 <= length <= MAX_BODY_BYTES:
+                                pending = (_json_headers(digits), length)
+                                pos = newline + _JSON_TAIL_SIZE
                     if pending is None:
-                        break
+                        pending, pos = self._next_headers(buf, pos, size)
+                        if pending is None:
+                            break
                 headers, length = pending
                 end = pos + length
                 if end > size:
                     break
-                frames.append(Frame(headers, buf[pos:end]))
+                append(Frame(headers, buf[pos:end]))
                 pos = end
                 pending = None
         finally:
@@ -157,3 +170,7 @@ def _event_headers(buf: bytes, pos: int, end: int) -> dict[str, str]:
     if not length.isdigit() or not kind.isascii() or b"\n" in kind or b":" in kind:
         return parse_headers(buf[pos:end])
     return {"Content-Length": length.decode(), "Content-Type": kind.decode()}
+
+
+def _json_headers(digits: bytes) -> dict[str, str]:
+    return {"Content-Length": digits.decode(), "Content-Type": "text/event-json"}
