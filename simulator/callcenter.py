@@ -122,6 +122,9 @@ SITE_BRIDGE_FAIL = _site("outbound_agent_thread_run", 2200)
 SITE_MEMBER_START = _site("callcenter_function", 3113)
 SITE_MEMBER_CANCEL = _site("callcenter_function", 3274)
 SITE_PRESENCE = _site("cc_send_presence", 3392)
+# The displace media bug of a periodic announcement.
+SITE_BUG_START = CallSite("switch_core_media_bug.c", "switch_core_media_bug_add", 1014)
+SITE_BUG_STOP = CallSite("switch_core_media_bug.c", "switch_core_media_bug_destroy", 84)
 
 
 # --------------------------------------------------------------------------
@@ -392,6 +395,11 @@ class _Waiting:
     joined: int
     cancel_reason: str = "NONE"
     running: bool = True
+    last_announce: int = 0
+    announce_valid: bool = True
+    # The announcement being displaced into the music, and its end.
+    announcing: str | None = None
+    announce_done: gevent.event.Event | None = None
 
 
 @dataclass
@@ -1474,6 +1482,7 @@ class CallCenter:
         if channel.state == CS_DESTROY:
             return
         channel.read_lock()
+        wait.last_announce = self.now()
         try:
             while not channel.interrupted and wait.running:
                 queue = self.get_queue(wait.queue_name)
@@ -1482,9 +1491,73 @@ class CallCenter:
                                 channel.uuid, wait.queue_name)  # fmt: skip
                     break
                 self._check_limits(channel, wait, queue)
+                self._announce(channel, wait, queue)
                 self.clock.sleep(MEMBER_PERIOD)
         finally:
             channel.read_unlock()
+
+    def _announce(self, channel: Channel, wait: _Waiting, queue: Queue) -> None:
+        """announce-sound every announce-frequency seconds, over the music.
+
+        FreeSWITCH displaces the file into what the member hears (a media
+        bug: MEDIA_BUG_START, MEDIA_BUG_STOP when the file has played).
+        """
+        path = queue.announce_sound
+        now = self.now()
+        frequency = queue.announce_frequency
+        if not (
+            wait.announce_valid and path and 0 < frequency <= now - wait.last_announce
+        ):
+            return
+        self._stop_announcement(channel, wait)
+        length = self.switch.duration_of(path)
+        if length is None:
+            log.warning("channel %s: can't play announcement %s", channel.uuid, path)
+            wait.announce_valid = False
+            return
+        wait.last_announce = now
+        wait.announcing = path
+        wait.announce_done = gevent.event.Event()
+        self._media_bug(channel, "MEDIA_BUG_START", path, SITE_BUG_START)
+        gevent.spawn(self._announcement, channel, wait, wait.announce_done, length)
+
+    def _announcement(
+        self,
+        channel: Channel,
+        wait: _Waiting,
+        done: gevent.event.Event,
+        length: float,
+    ) -> None:
+        """The displaced file ends by itself, with the call, or when replaced."""
+        ended = gevent.spawn(
+            channel.wait_hangup, None if length == float("inf") else length
+        )
+        try:
+            gevent.wait([done, ended], count=1)
+        finally:
+            ended.kill()
+        if wait.announce_done is done:
+            self._stop_announcement(channel, wait)
+
+    def _stop_announcement(self, channel: Channel, wait: _Waiting) -> None:
+        """switch_ivr_stop_displace_session: the bug goes (MEDIA_BUG_STOP)."""
+        if wait.announcing is None or wait.announce_done is None:
+            return
+        path, done = wait.announcing, wait.announce_done
+        wait.announcing = wait.announce_done = None
+        done.set()
+        self._media_bug(channel, "MEDIA_BUG_STOP", path, SITE_BUG_STOP)
+
+    def _media_bug(
+        self, channel: Channel, name: str, path: str, site: CallSite
+    ) -> None:
+        event = channel_event(
+            channel,
+            name,
+            lead=[("Media-Bug-Function", "displace"), ("Media-Bug-Target", path)],
+        )
+        event.origin = site
+        self.switch.fire(event)
 
     def _check_limits(self, channel: Channel, wait: _Waiting, queue: Queue) -> None:
         now = self.now()

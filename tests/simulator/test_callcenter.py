@@ -66,6 +66,11 @@ CONFIG = f"""<document type="freeswitch/xml"><section name="configuration">
     {queue("patience", max_wait=3)}
     {queue("empty", no_agent=2)}
     {queue("tiers", tier_rules="true")}
+    <queue name="news@default">
+      <param name="moh-sound" value="$${{hold_music}}"/>
+      <param name="announce-sound" value="tone_stream://%(500,0,440)"/>
+      <param name="announce-frequency" value="2"/>
+    </queue>
     <queue name="odd@default">
       <param name="max-wait-time" value="soon"/>
       <param name="discard-abandoned-after" value="99999"/>
@@ -215,9 +220,9 @@ def test_the_module_loads_every_queue_agent_and_tier_of_its_configuration(desk):
     queues = [r["name"] for r in rows(desk.api("queue list"))]
     assert queues == [
         f"{q}@default"
-        for q in ("sales", "ring", "order", "patience", "empty", "tiers", "odd")
+        for q in ("sales", "ring", "order", "patience", "empty", "tiers", "news", "odd")
     ]
-    assert desk.api("queue count") == "7\n"
+    assert desk.api("queue count") == "8\n"
     agent = desk.row("agent list", "conf@default")
     assert (agent["status"], agent["state"], agent["wrap_up_time"]) == (
         "Available",
@@ -587,6 +592,27 @@ def test_a_queue_without_agents_lets_the_caller_go(desk):
     desk.call("q-empty")
     end = desk.action("member-queue-end")
     assert end.get("CC-Cancel-Reason") == "NO_AGENT_TIMEOUT"
+
+
+def test_announcements_are_displaced_into_the_music_every_few_seconds(desk):
+    call = desk.call("q-news")
+    start = desk.action("member-queue-start")
+    desk.sleep(5)
+    desk.switch.remote_hangup(call.uuid)
+    assert call.wait_destroyed(10)
+    bugs = [
+        e
+        for e in desk.events.events
+        if e.name.startswith("MEDIA_BUG") and e.get("Unique-ID") == call.uuid
+    ]
+    assert [e.name for e in bugs] == ["MEDIA_BUG_START", "MEDIA_BUG_STOP"] * 2
+    assert {e.get("Media-Bug-Function") for e in bugs} == {"displace"}
+    assert {e.get("Media-Bug-Target") for e in bugs} == {"tone_stream://%(500,0,440)"}
+    joined = int(start.get("Event-Date-Timestamp"))
+    times = [(int(e.get("Event-Date-Timestamp")) - joined) / 1e6 for e in bugs]
+    # Every 2 s; each announcement lasts its 0.5 s (the music goes on).
+    assert 2 <= times[0] < 3 and 0.5 <= times[1] - times[0] < 0.6
+    assert 2 <= times[2] - times[0] < 3
 
 
 def test_tier_rules_hold_the_next_level_back(desk):
