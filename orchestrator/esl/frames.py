@@ -118,8 +118,18 @@ class FrameParser:
                             digits = buf[pos + 16 : newline]
                             length = int(digits) if digits.isdigit() else -1
                             if 0 <= length <= MAX_BODY_BYTES:
-                                pending = (_json_headers(digits), length)
-                                pos = newline + _JSON_TAIL_SIZE
+                                start = newline + _JSON_TAIL_SIZE
+                                end = start + length
+                                headers = {
+                                    "Content-Length": digits.decode(),
+                                    "Content-Type": "text/event-json",
+                                }
+                                if end <= size:
+                                    append(Frame(headers, buf[start:end]))
+                                    pos = end
+                                    continue
+                                pending = (headers, length)
+                                pos = start
                     if pending is None:
                         pending, pos = self._next_headers(buf, pos, size)
                         if pending is None:
@@ -170,7 +180,3 @@ def _event_headers(buf: bytes, pos: int, end: int) -> dict[str, str]:
     if not length.isdigit() or not kind.isascii() or b"\n" in kind or b":" in kind:
         return parse_headers(buf[pos:end])
     return {"Content-Length": length.decode(), "Content-Type": kind.decode()}
-
-
-def _json_headers(digits: bytes) -> dict[str, str]:
-    return {"Content-Length": digits.decode(), "Content-Type": "text/event-json"}

@@ -194,12 +194,18 @@ header_values = st.text(
 
 @st.composite
 def frames(draw):
-    headers = draw(st.dictionaries(header_names, header_values, max_size=5))
-    headers.pop("Content-Length", None)
-    headers["Content-Type"] = draw(st.sampled_from(["api/response", "command/reply"]))
     body = draw(st.binary(max_size=300))
-    if body:
-        headers["Content-Length"] = str(len(body))
+    if draw(st.booleans()):
+        # An event frame as FreeSWITCH writes it: length first.
+        headers = {"Content-Length": str(len(body)), "Content-Type": "text/event-json"}
+    else:
+        headers = draw(st.dictionaries(header_names, header_values, max_size=5))
+        headers.pop("Content-Length", None)
+        headers["Content-Type"] = draw(
+            st.sampled_from(["api/response", "command/reply"])
+        )
+        if body:
+            headers["Content-Length"] = str(len(body))
     lines = "".join(f"{k}: {v.strip(' ')}\n" for k, v in headers.items())
     return (lines + "\n").encode() + body, headers, body
 

@@ -372,3 +372,55 @@ def test_oversized_body_drops_the_connection(client):
     client.login()
     client.send(f"sendmsg {A}\ncontent-length: {17 * 1024 * 1024}\n\n")
     assert client.closed()
+
+
+# -- serialisation of simulator events ------------------------------------------
+
+
+def test_url_encoding_follows_freeswitch():
+    from simulator.events import url_encode
+
+    assert url_encode("2026-12-03 16:21:21") == "2026-12-03%2016%3A21%3A21"
+    assert url_encode("sip:mod_sofia@127.0.0.1:5080") == (
+        "sip%3Amod_sofia%40127.0.0.1%3A5080"
+    )
+    # '/' and ',' stay; so does an escape already there (upper-case hex only).
+    assert url_encode("RTP/AVP 0,8") == "RTP/AVP%200,8"
+    assert url_encode("100%2F") == "100%2F"
+    assert url_encode("100%2f") == "100%252f"
+    assert url_encode("é\n") == "%C3%A9%0A"
+
+
+def test_plain_and_json_forms_of_one_event():
+    event = Event("CHANNEL_HANGUP_COMPLETE", [("Unique-ID", A)], body="x\n")
+    event.add("Hangup-Cause", "NORMAL_CLEARING")
+    event.add("Hangup-Cause", "NORMAL_CLEARING")
+    event.add("variable_originate_causes", [f"{B};NONE", f"{B};USER_BUSY"])
+    event.add("variable_one", ["only"])
+    event.add("variable_empty", "")
+    plain = event.to_plain()
+    assert plain.count("Hangup-Cause: NORMAL_CLEARING\n") == 2
+    assert f"variable_originate_causes: ARRAY%3A%3A{B}%3BNONE%7C%3A{B}" in plain
+    assert "variable_one: only\n" in plain
+    assert "variable_empty: _undef_\n" in plain
+    assert plain.endswith("Content-Length: 2\n\nx\n")
+    text = event.to_json()
+    assert text.count('"Hangup-Cause":"NORMAL_CLEARING"') == 2
+    assert '"variable_one":["only"]' in text
+    assert text.endswith('"Content-Length":"2","_body":"x\\n"}')
+
+
+def test_stamped_core_headers_in_freeswitch_order():
+    event = Event("CUSTOM", [("profile-name", "internal")], subclass="sofia::register")
+    stamp(event, SwitchIdentity("core", ipv6="::1"), 42, 1796314881913486)
+    names = [name for name, _ in event.headers]
+    assert names[:3] == ["Event-Subclass", "Event-Name", "Core-UUID"]
+    assert names[-2:] == ["Event-Sequence", "profile-name"]
+    assert event.get("Event-Date-GMT") == "Thu, 03 Dec 2026 16:21:21 GMT"
+    assert event.get("Event-Date-Local") == "2026-12-03 16:21:21"
+    assert event.get("Event-Sequence") == "42"
+    plain_frame = event.frame("plain")
+    assert plain_frame.startswith(b"Content-Length: ")
+    assert b"\nContent-Type: text/event-plain\n\nEvent-Subclass: sofia%3A%3A" in (
+        plain_frame
+    )
