@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -127,38 +128,73 @@ CALLSTATE_NUMBERS = {
     "UNHELD": 8,
 }
 
-# Q.850 cause codes of the hangup causes the simulator produces.
+# switch_call_cause_t of FreeSWITCH 1.10.12: Q.850 numbers up to 127, then
+# the switch's own causes. Since 1.10.8 those are 700 and up (CRASH ...
+# MANAGER_REQUEST) and 800 and up (BLIND_TRANSFER ... REJECT_ALL); releases
+# before that numbered them 500/600, colliding with SIP statuses.
 CAUSE_CODES = {
-    "NONE": 0,
-    "UNALLOCATED_NUMBER": 1,
-    "NO_ROUTE_DESTINATION": 3,
-    "NORMAL_CLEARING": 16,
-    "USER_BUSY": 17,
-    "NO_USER_RESPONSE": 18,
-    "NO_ANSWER": 19,
-    "SUBSCRIBER_ABSENT": 20,
-    "CALL_REJECTED": 21,
-    "NUMBER_CHANGED": 22,
-    "DESTINATION_OUT_OF_ORDER": 27,
-    "INVALID_NUMBER_FORMAT": 28,
-    "NORMAL_UNSPECIFIED": 31,
-    "NORMAL_CIRCUIT_CONGESTION": 34,
-    "NETWORK_OUT_OF_ORDER": 38,
-    "NORMAL_TEMPORARY_FAILURE": 41,
-    "SWITCH_CONGESTION": 42,
-    "INCOMPATIBLE_DESTINATION": 88,
-    "RECOVERY_ON_TIMER_EXPIRE": 102,
-    "ORIGINATOR_CANCEL": 487,
-    "ALLOTTED_TIMEOUT": 602,
-    "USER_NOT_REGISTERED": 606,
-    "PROGRESS_TIMEOUT": 607,
-    "MEDIA_TIMEOUT": 604,
-    "LOSE_RACE": 502,
-    "MANAGER_REQUEST": 503,
-    "BLIND_TRANSFER": 600,
-    "ATTENDED_TRANSFER": 601,
-    "PICKED_OFF": 606,
-}
+    "NONE": 0, "UNALLOCATED_NUMBER": 1, "NO_ROUTE_TRANSIT_NET": 2,
+    "NO_ROUTE_DESTINATION": 3, "CHANNEL_UNACCEPTABLE": 6,
+    "CALL_AWARDED_DELIVERED": 7, "NORMAL_CLEARING": 16, "USER_BUSY": 17,
+    "NO_USER_RESPONSE": 18, "NO_ANSWER": 19, "SUBSCRIBER_ABSENT": 20,
+    "CALL_REJECTED": 21, "NUMBER_CHANGED": 22,
+    "REDIRECTION_TO_NEW_DESTINATION": 23, "EXCHANGE_ROUTING_ERROR": 25,
+    "DESTINATION_OUT_OF_ORDER": 27, "INVALID_NUMBER_FORMAT": 28,
+    "FACILITY_REJECTED": 29, "RESPONSE_TO_STATUS_ENQUIRY": 30,
+    "NORMAL_UNSPECIFIED": 31, "NORMAL_CIRCUIT_CONGESTION": 34,
+    "NETWORK_OUT_OF_ORDER": 38, "NORMAL_TEMPORARY_FAILURE": 41,
+    "SWITCH_CONGESTION": 42, "ACCESS_INFO_DISCARDED": 43,
+    "REQUESTED_CHAN_UNAVAIL": 44, "PRE_EMPTED": 45,
+    "FACILITY_NOT_SUBSCRIBED": 50, "OUTGOING_CALL_BARRED": 52,
+    "INCOMING_CALL_BARRED": 54, "BEARERCAPABILITY_NOTAUTH": 57,
+    "BEARERCAPABILITY_NOTAVAIL": 58, "SERVICE_UNAVAILABLE": 63,
+    "BEARERCAPABILITY_NOTIMPL": 65, "CHAN_NOT_IMPLEMENTED": 66,
+    "FACILITY_NOT_IMPLEMENTED": 69, "SERVICE_NOT_IMPLEMENTED": 79,
+    "INVALID_CALL_REFERENCE": 81, "INCOMPATIBLE_DESTINATION": 88,
+    "INVALID_MSG_UNSPECIFIED": 95, "MANDATORY_IE_MISSING": 96,
+    "MESSAGE_TYPE_NONEXIST": 97, "WRONG_MESSAGE": 98, "IE_NONEXIST": 99,
+    "INVALID_IE_CONTENTS": 100, "WRONG_CALL_STATE": 101,
+    "RECOVERY_ON_TIMER_EXPIRE": 102, "MANDATORY_IE_LENGTH_ERROR": 103,
+    "PROTOCOL_ERROR": 111, "INTERWORKING": 127, "SUCCESS": 142,
+    "ORIGINATOR_CANCEL": 487, "CRASH": 700, "SYSTEM_SHUTDOWN": 701,
+    "LOSE_RACE": 702, "MANAGER_REQUEST": 703, "BLIND_TRANSFER": 800,
+    "ATTENDED_TRANSFER": 801, "ALLOTTED_TIMEOUT": 802, "USER_CHALLENGE": 803,
+    "MEDIA_TIMEOUT": 804, "PICKED_OFF": 805, "USER_NOT_REGISTERED": 806,
+    "PROGRESS_TIMEOUT": 807, "INVALID_GATEWAY": 808, "GATEWAY_DOWN": 809,
+    "INVALID_URL": 810, "INVALID_PROFILE": 811, "NO_PICKUP": 812,
+    "SRTP_READ_ERROR": 813, "BOWOUT": 814, "BUSY_EVERYWHERE": 815,
+    "DECLINE": 816, "DOES_NOT_EXIST_ANYWHERE": 817, "NOT_ACCEPTABLE": 818,
+    "UNWANTED": 819, "NO_IDENTITY": 820, "BAD_IDENTITY_INFO": 821,
+    "UNSUPPORTED_CERTIFICATE": 822, "INVALID_IDENTITY": 823,
+    "STALE_DATE": 824, "REJECT_ALL": 825,
+}  # fmt: skip
+
+
+_CAUSE_BY_NUMBER = {number: name for name, number in CAUSE_CODES.items()}
+
+
+def str2cause(text: str) -> str:
+    """switch_channel_str2cause: a cause name or number.
+
+    An unknown name (or nothing) is NORMAL_CLEARING; a number without a
+    name is what FreeSWITCH calls UNKNOWN.
+    """
+    text = text.strip()
+    if text[:1].isdigit():
+        digits = re.match(r"\d+", text)
+        number = int(digits.group()) if digits else 0
+        return _CAUSE_BY_NUMBER.get(number, "UNKNOWN")
+    upper = text.upper()
+    return upper if upper in CAUSE_CODES else "NORMAL_CLEARING"
+
+
+def cause_q850(cause: str) -> int:
+    """switch_channel_cause_q850: the Q.850 number, NORMAL_CLEARING for the
+    switch's own causes (above INTERWORKING, 127), as ``hangup_cause_q850``
+    shows them."""
+    number = CAUSE_CODES.get(cause, 0)
+    return number if number <= CAUSE_CODES["INTERWORKING"] else 16
+
 
 # The codec every simulated leg negotiates (name, rate, bits per second).
 PCMU = ("PCMU", "8000", "64000")
@@ -492,7 +528,7 @@ class Channel:
     def _set_hangup_variables(self) -> None:
         cause = self.hangup_cause or "NORMAL_CLEARING"
         self.set_variable("hangup_cause", cause)
-        self.set_variable("hangup_cause_q850", str(CAUSE_CODES.get(cause, 0)))
+        self.set_variable("hangup_cause_q850", str(cause_q850(cause)))
         self._set_timestamps()
         if self.sip is not None:
             self.sip.on_reporting(self)

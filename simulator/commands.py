@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import gevent
 
 from simulator.callcenter import api_callcenter_break, api_callcenter_config
-from simulator.channel import Channel, Command
+from simulator.channel import Channel, Command, str2cause
 
 if TYPE_CHECKING:
     from simulator.switch import Switch
@@ -350,7 +350,7 @@ def uuid_kill(switch: Switch, args: str) -> str:
     channel, rest = _channel_arg(switch, args)
     if channel is None:
         return NO_CHANNEL
-    cause = rest[0].upper() if rest else "NORMAL_CLEARING"
+    cause = str2cause(rest[0]) if rest else "NORMAL_CLEARING"
     channel.hangup(cause)
     return "+OK\n"
 

@@ -690,7 +690,7 @@ class SipLeg:
             v("sip_invite_failure_phrase", phrase)
             v("sip_term_status", str(status))
             v("proto_specific_hangup_cause", f"sip:{status}")
-            v("sip_term_cause", str(_q850(cause)))
+            v("sip_term_cause", str(_cause_number(cause)))
         elif (
             channel.answered
             and not self.inbound
@@ -724,7 +724,8 @@ class SipLeg:
                 v(name, value)
 
 
-def _q850(cause: str) -> int:
+def _cause_number(cause: str) -> int:
+    """The switch_call_cause_t value sofia prints into ``sip_term_cause``."""
     from simulator.channel import CAUSE_CODES
 
     return CAUSE_CODES.get(cause, 0)

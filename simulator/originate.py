@@ -73,6 +73,7 @@ from simulator.channel import (
     bridge_channels,
     call_update,
     leave_bridge,
+    str2cause,
     unbridge_channels,
 )
 from simulator.endpoints import SIP_CAUSES, Behaviour, Phone, SipLeg
@@ -87,28 +88,6 @@ DEFAULT_ORIGINATE_TIMEOUT = 60.0
 
 # SIP timer B: an INVITE nobody answers fails after 32 s.
 TIMER_B = 32.0
-
-_CAUSES = frozenset(
-    {
-        "UNALLOCATED_NUMBER",
-        "NO_ROUTE_DESTINATION",
-        "NORMAL_CLEARING",
-        "USER_BUSY",
-        "NO_USER_RESPONSE",
-        "NO_ANSWER",
-        "SUBSCRIBER_ABSENT",
-        "CALL_REJECTED",
-        "DESTINATION_OUT_OF_ORDER",
-        "INVALID_NUMBER_FORMAT",
-        "NORMAL_TEMPORARY_FAILURE",
-        "USER_NOT_REGISTERED",
-        "NORMAL_CIRCUIT_CONGESTION",
-        "ORIGINATOR_CANCEL",
-        "RECOVERY_ON_TIMER_EXPIRE",
-        "INCOMPATIBLE_DESTINATION",
-        "LOSE_RACE",
-    }
-)
 
 
 class DialStringError(ValueError):
@@ -302,13 +281,19 @@ class LegFailed(Exception):
         self.cause = cause
 
 
+def error_cause(text: str) -> str:
+    """The ``error/<cause>`` endpoint of mod_dptools: str2cause, NONE made
+    DESTINATION_OUT_OF_ORDER (an unknown name is NORMAL_CLEARING)."""
+    cause = str2cause(text)
+    return "DESTINATION_OUT_OF_ORDER" if cause == "NONE" else cause
+
+
 def resolve(
     switch: Switch, target: str, variables: dict[str, str], a_leg: Channel | None
 ) -> LegPlan:
     """Turn one dial-string target into a plan (or raise LegFailed)."""
     if target.startswith("error/"):
-        cause = target[len("error/") :].upper()
-        raise LegFailed(cause if cause in _CAUSES else "DESTINATION_OUT_OF_ORDER")
+        raise LegFailed(error_cause(target[len("error/") :]))
     if target.startswith("user/"):
         return _resolve_user(switch, target[len("user/") :], variables, a_leg)
     if target.startswith("sofia/gateway/"):
@@ -361,8 +346,7 @@ def _resolve_user(
     leg_vars.update(parsed.variables)
     leg_vars.update(inner.variables)
     if inner.target.startswith("error/"):
-        cause = inner.target[len("error/") :].upper()
-        raise LegFailed(cause if cause in _CAUSES else "DESTINATION_OUT_OF_ORDER")
+        raise LegFailed(error_cause(inner.target[len("error/") :]))
     plan = resolve(switch, inner.target, leg_vars, a_leg)
     plan.dialed = (user_id, domain)
     plan.directory_variables = dict(found.variables)

@@ -151,7 +151,7 @@ def test_inline_of_an_application_that_cannot_be_inline_is_an_error():
         ("USER_BUSY", "USER_BUSY"),
         ("outgoing_call_barred", "OUTGOING_CALL_BARRED"),
         ("17", "USER_BUSY"),
-        ("NOT_A_CAUSE", "NONE"),
+        ("NOT_A_CAUSE", "NORMAL_CLEARING"),
     ],
 )
 def test_hangup_causes(data, cause):
