@@ -1968,6 +1968,7 @@ class CallCenter:
             return None
         result.cause = outcome.cause
         agent = outcome.channel
+        result.originated = agent
         if agent is None:
             return None
         # As after every answered originate: a second CHANNEL_OUTGOING and
@@ -2064,7 +2065,7 @@ class CallCenter:
             _play_array(agent, announce)
         member.set_variable("cc_agent_found", "true")
         member.set_variable("cc_agent_uuid", agent.uuid)
-        result.bridged = self._bridge(member, agent)
+        result.bridged = self._bridge(member, agent, result.originated is agent)
         if not result.bridged and member.hungup:
             self._bridge_failed_member_gone(offer, member, agent)
         elif not result.bridged and agent.hungup:
@@ -2150,7 +2151,7 @@ class CallCenter:
 
         gevent.spawn(stop)
 
-    def _bridge(self, member: Channel, agent: Channel) -> bool:
+    def _bridge(self, member: Channel, agent: Channel, idle: bool) -> bool:
         """switch_ivr_uuid_bridge, then wait (3 s at most) until it holds."""
         if member.hungup or agent.hungup:
             return False
@@ -2167,8 +2168,9 @@ class CallCenter:
         self.switch.add_listener(watch)
         try:
             self.switch.uuid_bridge(member, agent)
-            # The agent leg had nothing to run: it now runs the bridge.
-            agent.set_driver(agent.route_loop)
+            if idle:
+                # The leg we originated had nothing to run: now the bridge.
+                agent.set_driver(agent.route_loop)
             self.clock.wait(settled, 3.0)
         finally:
             self.switch.remove_listener(watch)
@@ -2377,6 +2379,7 @@ class _OfferResult:
     answered: int = 0
     bridged: bool = False
     tier_state: str = "Ready"
+    originated: Channel | None = None
 
 
 _AGENT_SETTERS: dict[str, Callable[[CallCenter, Agent, str], None]] = {

@@ -105,6 +105,12 @@ DIALPLAN = """<document type="freeswitch/xml"><section name="dialplan">
       <action application="hangup"/>
     </condition>
   </extension>
+  <extension name="standby">
+    <condition field="destination_number" expression="^park-me$">
+      <action application="answer"/>
+      <action application="park"/>
+    </condition>
+  </extension>
   <extension name="tracked">
     <condition field="destination_number" expression="^t-(\\d+)$">
       <action application="answer"/>
@@ -663,6 +669,29 @@ def test_callcenter_track_keeps_an_agent_on_an_outside_call_from_the_queue(desk)
     desk.switch.remote_hangup(tracked.uuid)
     assert desk.action("agent-offering").get("CC-Agent") == name
     assert desk.row("agent list", name)["external_calls_count"] == "0"
+
+
+def test_a_uuid_standby_agent_is_bridged_from_where_it_waits(desk):
+    waiting = desk.call("park-me", number="0209999999")
+    desk.wait(lambda e: e.name == "CHANNEL_PARK" and e.get("Unique-ID") == waiting.uuid)
+    desk.ok(
+        "agent add standby@default uuid-standby",
+        f"agent set uuid standby@default {waiting.uuid}",
+        "agent set status standby@default Available",
+        "tier add sales@default standby@default",
+    )
+    call = desk.call("q-sales")
+    start = desk.action("bridge-agent-start")
+    assert start.get("Unique-ID") == start.get("CC-Agent-UUID") == waiting.uuid
+    assert not [e for e in desk.events.events if e.name == "CHANNEL_ORIGINATE"]
+    bridge = desk.wait(lambda e: e.name == "CHANNEL_BRIDGE")
+    assert (bridge.get("Unique-ID"), bridge.get("Other-Leg-Unique-ID")) == (
+        call.uuid,
+        waiting.uuid,
+    )
+    assert waiting.get_variable("cc_side") == "agent"
+    desk.wait(lambda e: e.get("CC-Agent-State") == "In a queue call")
+    assert desk.row("agent list", "standby@default")["uuid"] == waiting.uuid
 
 
 def test_the_agent_leg_carries_the_cc_variables(desk):
