@@ -28,4 +28,13 @@ def connect(url: str) -> redis.Redis:
         name = url.removeprefix("memory://") or "default"
         server = _MEMORY_SERVERS.setdefault(name, fakeredis.FakeServer())
         return fakeredis.FakeRedis(server=server, decode_responses=True)
-    return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+    # Many call greenlets share one client: a blocking pool makes a burst wait
+    # for a free connection instead of failing with "Too many connections".
+    pool = redis.BlockingConnectionPool.from_url(
+        url,
+        decode_responses=True,
+        health_check_interval=30,
+        max_connections=64,
+        timeout=5,
+    )
+    return redis.Redis(connection_pool=pool)
