@@ -1,9 +1,9 @@
 """Caller ID: which number and name a call shows, inside and outside.
 
-Outbound external calls present a number by policy: the user's own DID, the
-organisation's main number, or a group number (per user, hunt group or
-queue). A user may choose the main number for one call with a prefix code,
-and their private mobile number only when the organisation allows it.
+Outbound external calls present a number by each user's policy: their own
+DID, the organisation's main number, or a group number (a hunt group's or
+a queue's). A user may choose the main number for one call with a prefix
+code, and their private mobile number only when the organisation allows it.
 
 Forwarded calls and blind transfers keep the original caller's number, with
 the forwarding number in a ``Diversion`` header (RFC 5806) and as the
@@ -11,16 +11,15 @@ the forwarding number in a ``Diversion`` header (RFC 5806) and as the
 does not own.
 
 Inside, a call shows the caller's name from the directory (colleagues) or
-the phonebook (external contacts), prefixed with the group or queue it came
-through, e.g. ``KCC: Jan de Aannemer``.
+the phonebook (external contacts, :func:`name_book`), prefixed with the
+group it came through, e.g. ``Burgerzaken: Jan de Aannemer``.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Protocol
 
 log = logging.getLogger(__name__)
@@ -62,12 +61,6 @@ class _User(Protocol):
     private_mobile_cli: bool
 
 
-@dataclass(frozen=True)
-class CallerId:
-    number: str
-    name: str
-
-
 def outbound_number(
     user: _User, main_number: str | None, choice: Choice = Choice.POLICY
 ) -> str | None:
@@ -88,13 +81,6 @@ def outbound_number(
     if policy == "group":
         return user.caller_id_group_number or user.did or main_number
     return user.did or main_number
-
-
-def group_number(
-    caller_id_number: str | None, number: str | None, main_number: str | None
-) -> str | None:
-    """What a hunt group or queue presents: its set number, its own, the main."""
-    return caller_id_number or number or main_number
 
 
 def check_policy(user: _User, main_number: str | None) -> None:
@@ -121,24 +107,6 @@ DIVERSION_REASONS = {
     "transfer": "deflection",
     "fallback": "no-answer",
 }
-
-
-def diversion_header(diverting_number: str, reason: str, domain: str) -> str:
-    """The ``Diversion`` header value for a call forwarded by ``diverting_number``."""
-    rfc_reason = DIVERSION_REASONS.get(reason, "unknown")
-    return f"<sip:{diverting_number}@{domain}>;reason={rfc_reason};counter=1"
-
-
-def asserted_identity(number: str, domain: str) -> str:
-    return f"<sip:{number}@{domain}>"
-
-
-def display_name(prefix: str | None, name: str | None, number: str | None) -> str:
-    """``KCC: Jan de Aannemer``; the number stands in for an unknown name."""
-    shown = (name or "").strip() or (number or "").strip()
-    if prefix:
-        return f"{prefix}: {shown}" if shown else prefix
-    return shown
 
 
 class _Named(Protocol):
@@ -172,9 +140,3 @@ def name_book(
             if number:
                 names[number] = user.name
     return names
-
-
-def caller_name(number: str | None, names: Mapping[str, str]) -> str | None:
-    if not number:
-        return None
-    return names.get(number)

@@ -116,21 +116,6 @@ FEATURE_CODES: tuple[FeatureCode, ...] = (
     ),
 )
 
-PARKED_ACTIONS = frozenset(fc.action for fc in FEATURE_CODES if fc.parks)
-
-
-class UnknownFeature(LookupError):
-    """A parked call carries an action no feature code has."""
-
-    error_id = "unknown-feature"
-
-
-def by_action(action: str) -> FeatureCode:
-    for fc in FEATURE_CODES:
-        if fc.action == action:
-            return fc
-    raise UnknownFeature(f"no feature code does {action!r}")
-
 
 def parse(dialled: str) -> tuple[FeatureCode, str] | None:
     """The code ``dialled`` is, with its argument (``""`` if none)."""

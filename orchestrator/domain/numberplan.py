@@ -7,16 +7,11 @@ queues, menus and on-call teams may have a number and an extension of their
 own. :func:`NumberPlan.resolve` answers "where does this go" for anything a
 caller can dial, in any of the forms people write it (``0317 49 2301``,
 ``+31317492301``, ``0031317492301`` or ``2301``).
-
-:func:`number_regex` gives the regular expression the dialplan matches a
-stored number with, so that the switch accepts the same forms without a
-lookup of its own.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -202,39 +197,6 @@ class NumberPlan:
 
 def _describe(destination: Destination) -> str:
     return f"{destination.kind.replace('_', ' ')} {destination.label!r}"
-
-
-def number_regex(e164: str) -> str:
-    """A regular expression matching ``e164`` in every form a trunk sends.
-
-    ``+31317492301`` matches ``+31317492301``, ``31317492301``,
-    ``0031317492301`` and ``0317492301``: carriers differ in what they put
-    in the request URI, and the dialplan must not care.
-    """
-    parsed = phonenumbers.parse(e164, None)
-    country = str(parsed.country_code)
-    national_digits = e164[1 + len(country) :]
-    trunk = _trunk_prefix(parsed)
-    forms = [rf"\+{country}", f"00{country}", country]
-    if trunk:
-        forms.append(trunk)
-    return rf"^(?:{'|'.join(forms)}){re.escape(national_digits)}$"
-
-
-def _trunk_prefix(parsed: phonenumbers.PhoneNumber) -> str:
-    region = phonenumbers.region_code_for_number(parsed)
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
-    return (metadata.national_prefix if metadata else None) or ""
-
-
-def extension_regex(extension: str) -> str:
-    return rf"^{re.escape(extension)}$"
-
-
-def block_numbers(first: str, size: int) -> list[str]:
-    """Every number of a block starting at ``first`` (E.164)."""
-    start = int(first[1:])
-    return [f"+{start + offset}" for offset in range(size)]
 
 
 def area_prefix(e164: str) -> str | None:

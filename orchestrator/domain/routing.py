@@ -36,9 +36,9 @@ from orchestrator.domain.forwarding import (
 from orchestrator.domain.hunt import (
     POINTER_REALM,
     HuntPlan,
-    MemberLeg,
     hunt_plan,
     next_pointer,
+    ringing_members,
 )
 from orchestrator.domain.steps import Action, Step
 
@@ -251,15 +251,12 @@ def _pickup_keys(users: Iterable[Any]) -> tuple[tuple[str, str], ...]:
 
 def group_plan(view: Any, group: Any) -> GroupPlan:
     """The plan of a view hunt group."""
-    members = [
-        MemberLeg(
-            m.user.id,
-            m.user.extension or "",
-            tuple(d.sip_user for d in m.user.devices),
-        )
-        for m in sorted(group.members, key=lambda m: (m.position, m.user.id))
-        if m.logged_in and m.user.active and not m.user.dnd and m.user.devices
-    ]
+    members = ringing_members(
+        [_Membership(m.user.id, m.position, m.logged_in) for m in group.members],
+        {m.user.id: m.user for m in group.members},
+        {m.user.id: [d.sip_user for d in m.user.devices] for m in group.members},
+        dnd={m.user.id: m.user.dnd for m in group.members},
+    )
     plan: HuntPlan = hunt_plan(_GroupSettings(group), members)
     rotations = tuple(
         dialstring.hunt_dial_string(steps, view.domain) for steps in plan.rotations
@@ -275,6 +272,13 @@ def group_plan(view: Any, group: Any) -> GroupPlan:
         pickup=_pickup_keys(m.user for m in group.members if m.user.id in ringing),
         pointer_key=str(group.id),
     )
+
+
+@dataclass(frozen=True)
+class _Membership:
+    user_id: int
+    position: int
+    logged_in: bool
 
 
 class _GroupSettings:

@@ -8,7 +8,8 @@ restore), these refuse what the switch would carry out badly:
   colleague's DID typed as an outside number;
 - hunt-group settings the dialplan cannot honour (a member ringing longer
   than the group waits, a group falling back to itself);
-- a one-number delay the mobile would never reach.
+- a one-number delay the mobile would never reach;
+- a caller-ID policy naming a number that is not there.
 
 Each failure is raised as the configuration's own validation error, so it
 is reported like every other refused change.
@@ -19,7 +20,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from orchestrator.domain import forwarding, hunt
+from orchestrator.domain import callerid, forwarding, hunt
 from orchestrator.domain.dialstring import DialStringError, check_one_number
 from orchestrator.store import models as m
 
@@ -34,7 +35,13 @@ def check_telephony(rows: Any) -> None:
     groups = {g.id: g for g in rows(m.HuntGroup) if g.id is not None}
     _check_loops(rows, users, groups, v)
     _check_groups(rows, groups, v)
+    orgs = rows(m.Organisation)
+    main_number = orgs[0].main_number if orgs else None
     for user in users.values():
+        try:
+            callerid.check_policy(user, main_number)
+        except callerid.CallerIdError as exc:
+            raise v.InvalidValue(exc.field, exc.message, item=v.describe(user)) from exc
         try:
             check_one_number(user.one_number, user.one_number_delay or 0,
                              user.ring_seconds)  # fmt: skip

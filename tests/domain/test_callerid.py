@@ -4,11 +4,7 @@ from orchestrator.domain.callerid import (
     CallerIdError,
     Choice,
     MobileCliNotAllowed,
-    caller_name,
     check_policy,
-    display_name,
-    diversion_header,
-    group_number,
     name_book,
     outbound_number,
 )
@@ -57,35 +53,12 @@ def test_private_mobile_only_where_allowed():
         outbound_number(user(private_mobile_cli=True, mobile=None), MAIN, Choice.MOBILE)
 
 
-def test_group_and_queue_numbers():
-    assert group_number("+31317492501", "+31317492500", MAIN) == "+31317492501"
-    assert group_number(None, "+31317492500", MAIN) == "+31317492500"
-    assert group_number(None, None, MAIN) == MAIN
-
-
 def test_check_policy():
     check_policy(user(), None)
     with pytest.raises(CallerIdError, match="no main number"):
         check_policy(user(caller_id_policy="main"), None)
     with pytest.raises(CallerIdError, match="group number"):
         check_policy(user(caller_id_policy="group"), MAIN)
-
-
-def test_diversion_header():
-    assert diversion_header("+31317492301", "no_answer", "pbx.local") == (
-        "<sip:+31317492301@pbx.local>;reason=no-answer;counter=1"
-    )
-    assert "reason=unconditional" in diversion_header("+3", "always", "d")
-    assert "reason=unknown" in diversion_header("+3", "odd", "d")
-
-
-def test_display_names():
-    assert (
-        display_name("KCC", "Jan de Aannemer", "+31612345678") == "KCC: Jan de Aannemer"
-    )
-    assert display_name("KCC", None, "+31612345678") == "KCC: +31612345678"
-    assert display_name(None, "", "0612") == "0612"
-    assert display_name("KCC", None, None) == "KCC"
 
 
 def test_name_book_prefers_colleagues():
@@ -96,7 +69,6 @@ def test_name_book_prefers_colleagues():
     names = name_book(
         [user(), user(id=2, name="Gone", did="+31263599999", active=False)], entries
     )
-    assert caller_name("+31612345678", names) == "Anna"
-    assert caller_name("+31317492301", names) == "Anna"
-    assert caller_name("+31263599999", names) == "Provincie"
-    assert caller_name(None, names) is None
+    assert names["+31612345678"] == "Anna"
+    assert names["+31317492301"] == "Anna"
+    assert names["+31263599999"] == "Provincie"

@@ -5,8 +5,6 @@ import pytest
 from orchestrator.domain.features import (
     FEATURE_CODES,
     FeatureAction,
-    UnknownFeature,
-    by_action,
     parse,
     readme_table,
 )
@@ -48,12 +46,6 @@ def test_no_dialled_code_shadows_another():
             if other is not code:
                 sample = code.code.split("<")[0].split("[")[0]
                 assert not other.match(sample) or other.action == code.action
-
-
-def test_by_action():
-    assert by_action("dnd_on").code == "*78"
-    with pytest.raises(UnknownFeature):
-        by_action("fly")
 
 
 def test_readme_lists_every_code():

@@ -77,3 +77,11 @@ def test_one_number_delay_within_the_ring_time(demo):
 
     with pytest.raises(InvalidValue, match="between 1 and 19"):
         demo.change(late)
+
+
+def test_caller_id_policy_needs_its_number(demo):
+    def group_without_number(session):
+        session.get(m.User, 11).caller_id_policy = "group"
+
+    with pytest.raises(InvalidValue, match="give the group number to present"):
+        demo.change(group_without_number)
