@@ -274,9 +274,8 @@ def run_greenswitch(captures: Path, events: int) -> float:
         raise SystemExit(f"greenswitch handled only {count} of {events} events")
     elapsed = time.perf_counter() - start
     esl._run = False
+    # Its reader is blocked in the socket file: end the stream under it.
     esl.sock.shutdown(socket.SHUT_RDWR)
-    esl.sock_file.close()
-    esl.sock.close()
     finish(process)
     return events / elapsed
 
