@@ -25,7 +25,7 @@ from typing import Any
 
 import phonenumbers
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from orchestrator.domain import numbering
 from orchestrator.domain.traffic import Rights, effective_rights
@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 # Target types the orchestrator takes over: the dialplan parks the call.
 PARKED_TARGETS = frozenset({"queue", "ivr", "oncall", "vm_or_queue"})
 CONTEXTS = ("public", "default", "targets")
+# How many dialled strings a view remembers the route of.
+FOUND_LIMIT = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +325,7 @@ class ConfigView:
     # Public numbers by their last trunk_did_digits digits (if unique).
     suffixes: dict[str, Route]
     rendered: dict[tuple[Any, ...], str | None] = field(default_factory=dict)
+    found: dict[tuple[str, str], Route | None] = field(default_factory=dict)
 
     def target(self, ref: TargetRef | None) -> Target | None:
         """Resolve a reference; None if it names nothing that exists."""
@@ -351,6 +354,16 @@ class ConfigView:
 
     def route(self, context: str, dialled: str) -> Route | None:
         """The route a destination_number hits in ``context``, if any."""
+        key = (context, dialled)
+        if key in self.found:
+            return self.found[key]
+        route = self._route(context, dialled)
+        # Bounded: a flood of made-up numbers must not grow it for ever.
+        if len(self.found) < FOUND_LIMIT:
+            self.found[key] = route
+        return route
+
+    def _route(self, context: str, dialled: str) -> Route | None:
         routes = self.routes.get(context)
         if routes is None or not dialled:
             return None
@@ -388,7 +401,11 @@ def build(session: Session, settings: Settings, revision_id: int | None) -> Conf
 
     users = {
         u.id: _user(u, classes, profiles, default_class, main_number)
-        for u in session.scalars(select(m.User).order_by(m.User.id))
+        for u in session.scalars(
+            select(m.User)
+            .options(selectinload(m.User.devices), selectinload(m.User.forwards))
+            .order_by(m.User.id)
+        )
     }
     loose = [
         _device(d)
@@ -540,13 +557,19 @@ def _hunt_groups(session: Session, users: dict[int, UserView]):
             g.display_prefix,
             _members(g.members, users),
         )
-        for g in session.scalars(select(m.HuntGroup).order_by(m.HuntGroup.id))
+        for g in session.scalars(
+            select(m.HuntGroup)
+            .options(selectinload(m.HuntGroup.members))
+            .order_by(m.HuntGroup.id)
+        )
     }
 
 
 def _queues(session: Session, users: dict[int, UserView], domain: str):
     queues = {}
-    for q in session.scalars(select(m.Queue).order_by(m.Queue.id)):
+    for q in session.scalars(
+        select(m.Queue).options(selectinload(m.Queue.agents)).order_by(m.Queue.id)
+    ):
         agents = tuple(
             QueueAgentView(users[a.user_id], a.level)
             for a in q.agents
@@ -600,7 +623,11 @@ def _menus(session: Session) -> dict[int, MenuView]:
                 for o in menu.options
             ),
         )
-        for menu in session.scalars(select(m.IvrMenu).order_by(m.IvrMenu.id))
+        for menu in session.scalars(
+            select(m.IvrMenu)
+            .options(selectinload(m.IvrMenu.options))
+            .order_by(m.IvrMenu.id)
+        )
     }
 
 
@@ -616,7 +643,11 @@ def _oncall_groups(session: Session, users: dict[int, UserView]):
             g.display_prefix,
             _members(g.members, users),
         )
-        for g in session.scalars(select(m.OnCallGroup).order_by(m.OnCallGroup.id))
+        for g in session.scalars(
+            select(m.OnCallGroup)
+            .options(selectinload(m.OnCallGroup.members))
+            .order_by(m.OnCallGroup.id)
+        )
     }
 
 

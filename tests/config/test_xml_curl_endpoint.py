@@ -6,10 +6,15 @@ import base64
 from typing import Any
 
 import pytest
+from flask import Flask
 from lxml import etree
 
 from orchestrator.config.render import Renderer
-from orchestrator.config.xml_curl import create_xml_curl_app, parse_allow
+from orchestrator.config.xml_curl import (
+    create_xml_curl_app,
+    init_xml_curl,
+    parse_allow,
+)
 from orchestrator.settings import SettingsError
 
 PATH = "/freeswitch/xml"
@@ -32,9 +37,14 @@ def _not_found(response: Any) -> bool:
     return result is not None and result.get("status") == "not found"
 
 
-@pytest.fixture
-def client(demo_store, settings):
-    return create_xml_curl_app(settings, demo_store).test_client()
+@pytest.fixture(params=["fast-path", "blueprint"])
+def client(request, demo_store, settings):
+    """The minimal app (fast path), and the blueprint as the web app has it."""
+    if request.param == "fast-path":
+        return create_xml_curl_app(settings, demo_store).test_client()
+    app = Flask(__name__)
+    init_xml_curl(app, settings, demo_store)
+    return app.test_client()
 
 
 def test_a_directory_request_gets_the_user(client: Any) -> None:
