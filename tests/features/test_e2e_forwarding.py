@@ -170,3 +170,25 @@ def test_the_caller_leaves_a_message_in_the_users_box(sim, store):
         MWI_Messages_Waiting="yes",
         MWI_Message_Account="2311@pbx.local",
     )
+
+
+def test_unanswered_direct_number_to_the_contact_centre_queue(sim, store):
+    sim.phone("karin", "2311", answers=False)
+    forward(store, "no_answer", "queue", target_id=1, no_answer_seconds=5)
+    call = sim.dial(CALLER, KARIN_DID)
+    call.expect_parked(within=30)
+    assert (call.variable("schakel_target"), call.variable("schakel_queue_id")) == (
+        "queue",
+        "1",
+    )
+
+
+def test_unanswered_direct_number_to_a_hunt_group(sim, store, demo):
+    sim.phone("karin", "2311", answers=False)
+    group = demo.group("Vergunningen")
+    first = sim.phone(group.member_names[0], demo.user(group.member_names[0]).extension,
+                      answers_after=1)  # fmt: skip
+    forward(store, "no_answer", "hunt_group", target_id=group.id, no_answer_seconds=5)
+    call = sim.dial(CALLER, KARIN_DID)
+    call.expect_answered_by(first, within=40)
+    assert call.variable("schakel_hunt_group_id") == str(group.id)
