@@ -367,6 +367,7 @@ class EslClient:
         timeout: float | None = None,
     ) -> str:
         """Queue a message (``call-command: execute`` ...) on a channel."""
+        _one_line(uuid)
         lines = [f"sendmsg {uuid}"]
         for name, value in headers:
             _one_line(f"{name}: {value}")
@@ -476,7 +477,8 @@ class EslClient:
     def _lost(self, conn: _Connection) -> None:
         self._ready.clear()
         for job in self._jobs.values():
-            job.set_exception(ConnectionLost(conn.close_reason))
+            if not job.ready():
+                job.set_exception(ConnectionLost(conn.close_reason))
         if self._stopping:
             return
         log = logger.error if conn.protocol_error else logger.warning
