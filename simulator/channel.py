@@ -689,6 +689,8 @@ class Channel:
         if self.sip is not None:
             self.sip.on_ring(self)
         self.fire("CHANNEL_PROGRESS")
+        self.execute_on("execute_on_ring")
+        self.api_on("api_on_ring")
         self.set_callstate("RINGING")
         self.poke()
 
@@ -751,6 +753,7 @@ class Channel:
         self.early = True
         self.profile.times["progress_media"] = self.now_us()
         self.fire("CHANNEL_PROGRESS_MEDIA")
+        self._pre_answer_hooks()
         self.set_callstate("EARLY")
         self.poke()
 
@@ -773,6 +776,7 @@ class Channel:
         self.early = True
         self.profile.times["progress_media"] = self.now_us()
         self.fire("CHANNEL_PROGRESS_MEDIA")
+        self._pre_answer_hooks()
         self.set_callstate("EARLY")
         self.poke()
 
@@ -794,6 +798,13 @@ class Channel:
         if self.sip is not None and self.sip.inbound:
             self.set_variable("endpoint_disposition", "ANSWER")
             self.sip.expect_ack(self)
+        # switch_channel_perform_mark_answered: the hooks run right after
+        # CHANNEL_ANSWER, in the thread that marked the answer.
+        self.execute_on("execute_on_answer")
+        if not self.early:
+            self.execute_on("execute_on_media")
+            self.api_on("api_on_media")
+        self.api_on("api_on_answer")
         self.presence_event(
             "answered",
             "active",
@@ -801,6 +812,65 @@ class Channel:
         )
         self.set_callstate("ACTIVE")
         self.poke()
+
+    def _pre_answer_hooks(self) -> None:
+        """switch_channel_perform_mark_pre_answered's hooks."""
+        self.execute_on("execute_on_pre_answer")
+        self.execute_on("execute_on_media")
+        self.api_on("api_on_pre_answer")
+        self.api_on("api_on_media")
+
+    # ------------------------------------------------------------------ hooks
+
+    def _hook_values(self, prefix: str) -> list[str]:
+        """Values of the variables named ``prefix...`` (any case; the global
+        variables first, as switch_channel_execute_on merges them)."""
+        found: list[str] = []
+        own = self.variables
+        merged = [(k, v) for k, v in self.switch.global_vars.items() if k not in own]
+        for name, value in merged + list(own.items()):
+            if name.lower().startswith(prefix):
+                found += value if isinstance(value, list) else [value]
+        return [value for value in found if value]
+
+    def execute_on(self, prefix: str) -> int:
+        """switch_channel_execute_on: run the application every ``prefix*``
+        variable names (``app args``, ``app:args``; ``app::args`` is queued
+        like a broadcast). Returns how many there were."""
+        values = self._hook_values(prefix)
+        for value in values:
+            app, arg, queued = _split_hook(value)
+            log.debug("channel %s %s: %s(%s)", self.uuid, prefix, app, arg)
+            if queued:
+                self.queue_command(
+                    Command(
+                        app=app,
+                        arg=arg,
+                        headers=[
+                            ("call-command", "execute"),
+                            ("execute-app-name", app),
+                            ("execute-app-arg", arg),
+                            ("event-lock", "true"),
+                        ],
+                        sequence=self.switch.next_sequence(),
+                    )
+                )
+            else:
+                self.switch.run_app(self, app, arg)
+        return len(values)
+
+    def api_on(self, prefix: str) -> int:
+        """switch_channel_api_on: run the api command of every ``prefix*``
+        variable (``command args``, the args expanded on this channel)."""
+        from simulator.apps import expand
+
+        values = self._hook_values(prefix)
+        for value in values:
+            command, _, arg = value.partition(" ")
+            output = self.switch.api(command, expand(self, arg) if arg else "")
+            log.debug("channel %s %s: %s %s: %s", self.uuid, prefix, command, arg,
+                      output.strip())  # fmt: skip
+        return len(values)
 
     # ----------------------------------------------------------- interrupts
 
@@ -1241,6 +1311,21 @@ class Channel:
             self.set_variable("audio_media_flow", "sendrecv")
             self.set_callstate("UNHELD")
             self.fire("CHANNEL_UNHOLD", site="CHANNEL_UNHOLD")
+
+
+def _split_hook(value: str) -> tuple[str, str, bool]:
+    """switch_channel_execute_on_value: (app, args, queued).
+
+    The application name ends at a space or a single ``:``; ``app::args``
+    is run asynchronously (queued on the session).
+    """
+    for index, char in enumerate(value):
+        if char == " " or (char == ":" and value[index + 1 : index + 2] != ":"):
+            return value[:index], value[index + 1 :], False
+        if char == ":":
+            app, _, arg = value.partition("::")
+            return app, arg, True
+    return value, "", False
 
 
 def bridge_channels(a: Channel, b: Channel) -> None:
