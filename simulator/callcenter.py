@@ -1218,7 +1218,7 @@ class CallCenter:
         return "-ERR Invalid!\n"
 
     def _queue_agents(self, queue_name: str | None, filters: list[str]) -> list[Agent]:
-        """SELECT agents.* FROM agents,tiers WHERE tier of the queue [status [state]]."""
+        """The queue's tiers' agents (``queue list agents q [status [state]]``)."""
         status = filters[0] if filters else None
         state = filters[1] if len(filters) > 1 else None
         out = []
@@ -1703,20 +1703,8 @@ class CallCenter:
             return self._top_down(listed, member)
         if strategy == "round-robin":
             return _round_robin(rows, listed)
-        order: Callable[[tuple[Agent, Tier]], tuple[float, ...]]
-        if strategy == "longest-idle-agent":
-            order = lambda r: (r[1].level, r[0].last_bridge_end, r[1].position)  # noqa: E731
-        elif strategy == "agent-with-least-talk-time":
-            order = lambda r: (r[1].level, r[0].talk_time, r[1].position)  # noqa: E731
-        elif strategy == "agent-with-fewest-calls":
-            order = lambda r: (r[1].level, r[0].calls_answered, r[1].position)  # noqa: E731
-        elif strategy in ("ring-all", "ring-progressively"):
-            order = lambda r: (r[1].level, r[1].position)  # noqa: E731
-        elif strategy == "random":
-            order = lambda r: (r[1].level, random.random())  # noqa: E731
-        else:
-            # sequentially-by-agent-order, and any unknown strategy.
-            order = lambda r: (r[1].level, r[1].position, r[0].last_offered_call)  # noqa: E731
+        # sequentially-by-agent-order's order serves unknown strategies too.
+        order = _ORDERS.get(strategy, _ORDERS["sequentially-by-agent-order"])
         return sorted(listed, key=order)
 
     def _top_down(
@@ -1865,8 +1853,12 @@ class CallCenter:
             self._wake_dispatcher()
 
     def _member_gone(self, offer: _Offer) -> None:
-        log.debug("callcenter: member %s of queue %s gone before agent %s was called",
-                  offer.member_session_uuid, offer.queue_name, offer.agent_name)  # fmt: skip
+        log.debug(
+            "channel %s: gone from queue %s before agent %s was called",
+            offer.member_session_uuid,
+            offer.queue_name,
+            offer.agent_name,
+        )
         member = self._member(offer.member_uuid)
         if member is not None and member.state != "Abandoned":
             member.state = "Abandoned"
@@ -2223,7 +2215,7 @@ class CallCenter:
     def _talk(
         self, offer: _Offer, member: Channel, agent: Channel, result: _OfferResult
     ) -> None:
-        """Wait for the agent's leg to go, then bridge-agent-end and member-queue-end."""
+        """Until the agent's leg goes: then bridge-agent-end, member-queue-end."""
         standby = _same(offer.agent_type, TYPE_UUID_STANDBY)
         while result.bridged and not agent.hungup:
             if standby and agent.partner is None:
@@ -2442,12 +2434,14 @@ CONFIG_API_SYNTAX = "\n".join(
         "\tcallcenter_config agent set ready_time [agent_name] [wait till epoch] | ",
         "\tcallcenter_config agent set reject_delay_time [agent_name] [wait second] | ",
         "\tcallcenter_config agent set busy_delay_time [agent_name] [wait second] | ",
-        "\tcallcenter_config agent set no_answer_delay_time [agent_name] [wait second] | ",
+        "\tcallcenter_config agent set no_answer_delay_time [agent_name] "
+        "[wait second] | ",
         "\tcallcenter_config agent get status [agent_name] | ",
         "\tcallcenter_config agent get state [agent_name] | ",
         "\tcallcenter_config agent get uuid [agent_name] | ",
         "\tcallcenter_config agent list [[agent_name]] | ",
-        "\tcallcenter_config tier add [queue_name] [agent_name] [[level]] [[position]] | ",
+        "\tcallcenter_config tier add [queue_name] [agent_name] [[level]] "
+        "[[position]] | ",
         "\tcallcenter_config tier set state [queue_name] [agent_name] [state] | ",
         "\tcallcenter_config tier set level [queue_name] [agent_name] [level] | ",
         "\tcallcenter_config tier set position [queue_name] [agent_name] [position] | ",
@@ -2537,6 +2531,29 @@ def _track_strategy(member: Member, strategy: str) -> None:
         if member.state == "Waiting":
             member.serving_agent = strategy
             member.state = "Trying"
+
+
+_Row = tuple[Agent, Tier]
+
+# ORDER BY of the dispatcher's agent query, per strategy (a stable sort keeps
+# equal rows in table order, as sqlite does here).
+_ORDERS: dict[str, Callable[[_Row], tuple[float, ...]]] = {
+    "longest-idle-agent": lambda r: (r[1].level, r[0].last_bridge_end, r[1].position),
+    "agent-with-least-talk-time": lambda r: (r[1].level, r[0].talk_time, r[1].position),
+    "agent-with-fewest-calls": lambda r: (
+        r[1].level,
+        r[0].calls_answered,
+        r[1].position,
+    ),
+    "ring-all": lambda r: (r[1].level, r[1].position),
+    "ring-progressively": lambda r: (r[1].level, r[1].position),
+    "random": lambda r: (r[1].level, random.random()),
+    "sequentially-by-agent-order": lambda r: (
+        r[1].level,
+        r[1].position,
+        r[0].last_offered_call,
+    ),
+}
 
 
 def _round_robin(

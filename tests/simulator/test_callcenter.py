@@ -18,6 +18,7 @@ import pytest
 from simulator import callcenter
 from simulator.apps import Applications
 from simulator.callcenter import separate_blank
+from simulator.channel import Channel
 from simulator.clock import Clock
 from simulator.endpoints import Behaviour
 from simulator.session import Router
@@ -125,9 +126,13 @@ USERS = "".join(
     <variables><variable name="user_context" value="default"/></variables></user>"""
     for user in ("2001", "2002", "2003")
 )
+# The capture's dial-string: the contact of the user's registration.
+DIAL_STRING = (
+    "{^^:sip_invite_domain=${dialed_domain}:presence_id=${dialed_user}@"
+    "${dialed_domain}}${sofia_contact(*/${dialed_user}@${dialed_domain})}"
+)
 DIRECTORY = f"""<document type="freeswitch/xml"><section name="directory">
-<domain name="127.0.0.1"><params><param name="dial-string"
- value="{{^^:sip_invite_domain=${{dialed_domain}}:presence_id=${{dialed_user}}@${{dialed_domain}}}}${{sofia_contact(*/${{dialed_user}}@${{dialed_domain}})}}"/>
+<domain name="127.0.0.1"><params><param name="dial-string" value="{DIAL_STRING}"/>
 </params>{USERS}</domain></section></document>"""
 
 
@@ -163,7 +168,7 @@ class Desk:
         self.switch.add_phone(user, behaviour=Behaviour(**behaviour))
         assert self.switch.register(user)
 
-    def call(self, destination: str, number: str = "0201234567"):  # type: ignore[no-untyped-def]
+    def call(self, destination: str, number: str = "0201234567") -> Channel:
         return self.switch.new_inbound_call(number, destination, caller_name="Caller")
 
     def wait(self, test: Callable[[Any], bool], timeout: float = 10.0) -> Any:
@@ -301,8 +306,8 @@ def test_empty_lists_are_just_ok(desk):
         ((), "agent list a b", "-ERR Invalid!\n"),
         ((), "tier add nosuch@default conf@default", "-ERR Queue not found!\n"),
         ((), "tier add sales@default nobody@default", "-ERR Agent not found!\n"),
-        (("tier add sales@default conf@default",), "tier add sales@default conf@default",
-         "-ERR Tier already exist!\n"),
+        (("tier add sales@default conf@default",),
+         "tier add sales@default conf@default", "-ERR Tier already exist!\n"),
         (("tier add sales@default conf@default",),
          "tier set state sales@default conf@default Sleeping",
          "-ERR Invalid Tier State!\n"),
