@@ -133,13 +133,3 @@ class Demo:
 @pytest.fixture
 def demo(store: Store, demo_settings: settings_mod.Settings) -> Demo:
     return Demo(store, demo_settings)
-
-
-def rang(sim: Any, party: Any) -> int:
-    """How many legs were made to ``party`` (its phone rang, or its mobile);
-    calls the party placed itself do not count."""
-    return sum(
-        1
-        for channel in sim.legs.values()
-        if party.owns(channel) and channel.direction == "outbound"
-    )

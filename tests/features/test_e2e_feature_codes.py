@@ -9,7 +9,7 @@ confirmation tone. The next call follows the new setting.
 from collections.abc import Iterator
 
 import pytest
-from conftest import rang
+from feature_support import rang
 
 from orchestrator.config.notifier import Notifier
 from orchestrator.esl import Backoff, EslClient, EslGateway

@@ -5,7 +5,7 @@ The forwarded leg presents the original caller, with Karin's number as the
 diversion; loops that slip past the checks still end.
 """
 
-from conftest import rang
+from feature_support import rang
 
 from orchestrator.domain.forwarding import ForwardRule
 from orchestrator.features import service

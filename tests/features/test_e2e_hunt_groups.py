@@ -7,7 +7,7 @@ ulrike .. xandra, falling back to "voicemail or contact centre"; Financiën
 15 s each, the group waits 30 s.
 """
 
-from conftest import rang
+from feature_support import rang
 
 from orchestrator.features import service
 

@@ -4,7 +4,7 @@ Karin's mobile is reached through the trunk; her desk phone and app ring
 as well. "together" rings all at once, "after" starts the mobile later.
 """
 
-from conftest import rang
+from feature_support import rang
 
 from orchestrator.store import models as m
 

@@ -4,7 +4,7 @@ Karin and Lars share the pickup group of their department; Anna is in
 another group (the contact centre's).
 """
 
-from conftest import rang
+from feature_support import rang
 
 CALLER = "0201234567"
 
