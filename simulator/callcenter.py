@@ -1291,6 +1291,19 @@ class CallCenter:
             return
         joined = self.now()
         channel.answer()
+        wait = self._enter_queue(channel, queue, joined)
+        log.info("channel %s: %s <%s> joins queue %s", channel.uuid,
+                 wait.cid_name, wait.cid_number, queue_name)  # fmt: skip
+        self.queue_count(queue_name)
+        self.send_presence(queue_name)
+        self._wake_dispatcher()
+        gevent.spawn(self._member_thread, channel, wait)
+        moh = channel.get_variable("cc_moh_override") or queue.moh_sound
+        self._hold(channel, wait, _expand(channel, moh) if moh else None)
+        self._leave(channel, wait)
+
+    def _enter_queue(self, channel: Channel, queue: Queue, joined: int) -> _Waiting:
+        """The member's variables, member-queue-start (or -resume), its row."""
         start_epoch = channel.profile.times.get("answered", 0) // 1_000_000
         member_uuid, abandoned = self._resumable(queue, channel)
         channel.set_variable("cc_side", "member")
@@ -1301,20 +1314,18 @@ class CallCenter:
         if start_epoch and _same(queue.time_base_score, "system"):
             base_score += self.now() - start_epoch
         channel.set_variable("cc_queue_joined_epoch", str(self.now()))
-        channel.set_variable("cc_queue", queue_name)
+        channel.set_variable("cc_queue", queue.name)
         if abandoned:
-            abandoned = self._rejoin(queue_name, member_uuid, channel)
+            abandoned = self._rejoin(queue.name, member_uuid, channel)
         cid_name = _caller_field(channel, "caller_id_name")
         cid_number = _caller_field(channel, "caller_id_number")
+        action = "member-queue-resume" if abandoned else "member-queue-start"
         self._fire_on(
             channel,
             SITE_MEMBER_START,
             [
-                ("CC-Queue", queue_name),
-                (
-                    "CC-Action",
-                    "member-queue-resume" if abandoned else "member-queue-start",
-                ),
+                ("CC-Queue", queue.name),
+                ("CC-Action", action),
                 ("CC-Member-UUID", member_uuid),
                 ("CC-Member-Session-UUID", channel.uuid),
                 ("CC-Member-CID-Name", cid_name),
@@ -1323,20 +1334,9 @@ class CallCenter:
         )
         if not abandoned:
             self._join(queue, member_uuid, channel, start_epoch, base_score)
-        log.info(
-            "channel %s: %s <%s> joins queue %s", channel.uuid, cid_name, cid_number,
-            queue_name,
-        )  # fmt: skip
-        self.queue_count(queue_name)
-        self.send_presence(queue_name)
-        self._wake_dispatcher()
-        wait = _Waiting(
-            queue_name, member_uuid, channel.uuid, cid_name, cid_number, joined
+        return _Waiting(
+            queue.name, member_uuid, channel.uuid, cid_name, cid_number, joined
         )
-        gevent.spawn(self._member_thread, channel, wait)
-        moh = channel.get_variable("cc_moh_override") or queue.moh_sound
-        self._hold(channel, wait, _expand(channel, moh) if moh else None)
-        self._leave(channel, wait)
 
     def _resumable(self, queue: Queue, channel: Channel) -> tuple[str, int]:
         """A previous abandoned place of this caller (abandoned-resume-allowed)."""

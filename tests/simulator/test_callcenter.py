@@ -72,6 +72,9 @@ CONFIG = f"""<document type="freeswitch/xml"><section name="configuration">
       <param name="announce-sound" value="tone_stream://%(500,0,440)"/>
       <param name="announce-frequency" value="2"/>
     </queue>
+    <queue name="again@default">
+      <param name="abandoned-resume-allowed" value="true"/>
+    </queue>
     <queue name="odd@default">
       <param name="max-wait-time" value="soon"/>
       <param name="discard-abandoned-after" value="99999"/>
@@ -231,9 +234,12 @@ def test_the_module_loads_every_queue_agent_and_tier_of_its_configuration(desk):
     queues = [r["name"] for r in rows(desk.api("queue list"))]
     assert queues == [
         f"{q}@default"
-        for q in ("sales", "ring", "order", "patience", "empty", "tiers", "news", "odd")
-    ]
-    assert desk.api("queue count") == "8\n"
+        for q in (
+            "sales", "ring", "order", "patience", "empty", "tiers", "news", "again",
+            "odd",
+        )
+    ]  # fmt: skip
+    assert desk.api("queue count") == "9\n"
     agent = desk.row("agent list", "conf@default")
     assert (agent["status"], agent["state"], agent["wrap_up_time"]) == (
         "Available",
@@ -506,6 +512,21 @@ def test_a_caller_who_hangs_up_while_waiting_abandons(desk):
     assert desk.api("queue count members sales@default") == "1\n"
     desk.sleep(32)
     assert desk.api("queue list members sales@default") == "+OK\n"
+
+
+def test_a_caller_who_calls_back_resumes_the_abandoned_place(desk):
+    first = desk.call("q-again")
+    start = desk.action("member-queue-start")
+    desk.sleep(2)
+    desk.switch.remote_hangup(first.uuid)
+    desk.action("member-queue-end")
+    desk.events.clear()
+    again = desk.call("q-again")
+    resume = desk.action("member-queue-resume")
+    assert resume.get("CC-Member-UUID") == start.get("CC-Member-UUID")
+    member = desk.row("queue list members again@default", again.uuid)
+    assert member["state"] == "Waiting" and member["rejoined_epoch"] != "0"
+    assert desk.api("queue count members again@default") == "1\n"
 
 
 def test_a_caller_who_hangs_up_while_the_agent_rings_cancels_the_agent(desk):
