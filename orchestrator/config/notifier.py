@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import uuid
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from orchestrator.config.view import invalidate_all
@@ -20,6 +23,8 @@ from orchestrator.config.view import invalidate_all
 log = logging.getLogger(__name__)
 
 CHANNEL = "schakel:config"
+# Tells this process's own announcements from those of the others.
+ORIGIN = uuid.uuid4().hex
 
 
 class Switch(Protocol):
@@ -59,6 +64,7 @@ class Notifier:
                 "revision": revision_id,
                 "author": author,
                 "summary": summary,
+                "origin": ORIGIN,
             },
             ensure_ascii=False,
         )
@@ -82,3 +88,43 @@ class Notifier:
             )
         else:
             log.info("revision %s: the switch's XML cache was flushed", revision_id)
+
+
+def listen(
+    live: Any,
+    switch: Switch | None = None,
+    *,
+    on_message: Callable[[dict[str, Any]], None] | None = None,
+) -> threading.Thread:
+    """Hear revisions that other processes publish (a daemon thread).
+
+    Each drops this process's configuration views; the process that holds
+    the switch connection also flushes the switch's cache, since the
+    publisher (the web app, say) may have no switch of its own.
+    """
+    pubsub = live.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(CHANNEL)
+
+    def run() -> None:
+        for message in pubsub.listen():
+            data = _decode(message.get("data"))
+            if data.get("origin") == ORIGIN:
+                continue
+            log.info("revision %s announced by another process", data.get("revision"))
+            invalidate_all()
+            if switch is not None:
+                Notifier(switch=switch)._flush(data.get("revision") or 0)
+            if on_message is not None:
+                on_message(data)
+
+    thread = threading.Thread(target=run, name="config-announcements", daemon=True)
+    thread.start()
+    return thread
+
+
+def _decode(raw: Any) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except (TypeError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Date, DateTime, Table, UniqueConstraint, select, text
 from sqlalchemy.orm import Session
 
-from orchestrator.config.notifier import Notifier
+from orchestrator.config.notifier import Notifier, Switch, listen
 from orchestrator.config.validate import InvalidValue, ValidationError, validate
 from orchestrator.settings import Settings
 from orchestrator.store import models as m
@@ -41,6 +41,7 @@ __all__ = [
     "ValidationError",
     "apply_snapshot",
     "configure",
+    "install",
     "publish",
     "restore",
     "revision_snapshot",
@@ -103,6 +104,18 @@ def configure(
         _defaults.settings = settings
     if notifier is not None:
         _defaults.notifier = notifier
+
+
+def install(settings: Settings, live: Any, switch: Switch | None = None) -> Notifier:
+    """Wire this process up: its publishes notify, others' are heard.
+
+    Call once at start-up with the process's live-state client and, in the
+    process that holds the Event Socket, its gateway.
+    """
+    notifier = Notifier(switch=switch, live=live)
+    configure(settings=settings, notifier=notifier)
+    listen(live, switch)
+    return notifier
 
 
 # --- publishing -----------------------------------------------------------------------

@@ -919,18 +919,6 @@ class ViewCache:
         self._checked_at = 0.0
         self._view = None
 
-    def listen(self, redis_client: Any, channel: str = "schakel:config") -> None:
-        """Invalidate on every message of ``channel`` (in a daemon thread)."""
-        pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(channel)
-
-        def run() -> None:
-            for _message in pubsub.listen():
-                log.debug("configuration change announced; dropping the view")
-                self.invalidate()
-
-        threading.Thread(target=run, name="config-listen", daemon=True).start()
-
 
 def latest_revision_id(session: Session) -> int | None:
     return session.scalar(select(func.max(m.ConfigRevision.id)))

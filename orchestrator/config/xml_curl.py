@@ -319,9 +319,19 @@ def _basic_credentials(header: str | None) -> tuple[str, str] | None:
 
 
 def init_xml_curl(
-    app: Flask, settings: Settings, store: Store, renderer: Renderer | None = None
+    app: Flask,
+    settings: Settings,
+    store: Store,
+    renderer: Renderer | None = None,
+    *,
+    fast_path: bool = True,
 ) -> XmlCurl:
-    """Register the endpoint on ``app`` (the web app or a minimal one)."""
+    """Register the endpoint on ``app`` (the web app or a minimal one).
+
+    The blueprint answers every request; with ``fast_path`` the switch's
+    urlencoded posts are answered before Flask is involved (:class:`FastPath`
+    wraps ``app.wsgi_app``), with the same rules and answers.
+    """
     if renderer is None:
         renderer = Renderer(settings, ViewCache(store, settings))
     state = XmlCurl(
@@ -332,6 +342,8 @@ def init_xml_curl(
     )
     app.extensions[EXTENSION_KEY] = state
     app.register_blueprint(blueprint)
+    if fast_path:
+        app.wsgi_app = FastPath(state, app.wsgi_app)  # type: ignore[method-assign]
     return state
 
 
@@ -340,6 +352,5 @@ def create_xml_curl_app(
 ) -> Flask:
     """A Flask app serving the xml_curl endpoint alone."""
     app = Flask(__name__)
-    state = init_xml_curl(app, settings, store, renderer)
-    app.wsgi_app = FastPath(state, app.wsgi_app)  # type: ignore[method-assign]
+    init_xml_curl(app, settings, store, renderer)
     return app

@@ -39,11 +39,11 @@ def _not_found(response: Any) -> bool:
 
 @pytest.fixture(params=["fast-path", "blueprint"])
 def client(request, demo_store, settings):
-    """The minimal app (fast path), and the blueprint as the web app has it."""
+    """The minimal app (fast path), and the blueprint alone."""
     if request.param == "fast-path":
         return create_xml_curl_app(settings, demo_store).test_client()
     app = Flask(__name__)
-    init_xml_curl(app, settings, demo_store)
+    init_xml_curl(app, settings, demo_store, fast_path=False)
     return app.test_client()
 
 
