@@ -273,7 +273,7 @@ class Applications:
         self.on_error = on_error
         self.voicemail = voicemail or VoicemailStore(switch)
         self.speech: dict[str, Speech] = {}
-        self.pickups = PickupGroups()
+        self.pickups = switch.pickups
         self.hashes = HashStore()
 
     # -- registry --------------------------------------------------------
@@ -907,45 +907,6 @@ def app_hash(call: AppCall) -> None:
 # --------------------------------------------------------------------------
 
 
-@dataclass
-class PickupEntry:
-    """A ringing leg that a ``pickup <key>`` may take.
-
-    ``take(picker)`` is called with the picking channel; the code that
-    rang the leg (the ``pickup/<key>`` endpoint of an originate) answers
-    the call there.
-    """
-
-    uuid: str
-    take: Callable[[Channel], None]
-
-
-class PickupGroups:
-    """mod_dptools' pickup hash: per key, the ringing legs, oldest first."""
-
-    def __init__(self) -> None:
-        self._groups: dict[str, list[PickupEntry]] = {}
-
-    def add(self, key: str, entry: PickupEntry) -> None:
-        self._groups.setdefault(key, []).append(entry)
-
-    def remove(self, key: str, uuid: str) -> None:
-        entries = self._groups.get(key, [])
-        self._groups[key] = [entry for entry in entries if entry.uuid != uuid]
-
-    def pop(self, key: str) -> PickupEntry | None:
-        entries = self._groups.get(key)
-        if not entries:
-            return None
-        entry = entries.pop(0)
-        if not entries:
-            del self._groups[key]
-        return entry
-
-    def count(self, key: str) -> int:
-        return len(self._groups.get(key, []))
-
-
 def app_pickup(call: AppCall) -> None:
     """``pickup <key>``: take the oldest leg ringing in that pickup group."""
     channel = call.channel
@@ -957,10 +918,9 @@ def app_pickup(call: AppCall) -> None:
     if entry is None:
         log.info("channel %s: pickup %s: nothing ringing", channel.uuid, key)
         return
+    # The leg's originate takes over: the picker leaves its dialplan and
+    # waits in CS_HIBERNATE until it is bridged to the caller.
     entry.take(channel)
-    # The picker waits while the originate hands it the caller.
-    while not channel.interrupted:
-        channel.sleep(3600)
 
 
 def app_intercept(call: AppCall) -> None:

@@ -322,6 +322,7 @@ class Channel:
         self._driver_ready = gevent.event.Event()
         self._pending_routing = False
         self._pending_bridge: tuple[Channel, str] | None = None
+        self._pending_driver: Driver | None = None
         self._break = False
         self._unparked = False
         self._bridge_active = False
@@ -484,6 +485,13 @@ class Channel:
         """Hand the channel what to do once it is up (route, app, bridge)."""
         self._driver = driver
         self._driver_ready.set()
+        self.poke()
+
+    def hand_over(self, driver: Driver) -> None:
+        """Leave the running application; the session runs ``driver`` next
+        (a picked-up call joins its caller's bridge this way)."""
+        self._pending_driver = driver
+        self.poke()
 
     def _session(self) -> None:
         try:
@@ -791,6 +799,11 @@ class Channel:
             self.sip.on_answer_received(self)
         self._mark_answered()
 
+    def mark_answered(self) -> None:
+        """switch_channel_mark_answered on a leg without media (pickup/)."""
+        if not (self.answered or self.hungup):
+            self._mark_answered()
+
     def _mark_answered(self) -> None:
         self.answered = True
         self.profile.times["answered"] = self.now_us()
@@ -881,7 +894,12 @@ class Channel:
     @property
     def interrupted(self) -> bool:
         """The running application has to return (hangup, transfer, bridge)."""
-        return self.hungup or self._pending_routing or self._pending_bridge is not None
+        return (
+            self.hungup
+            or self._pending_routing
+            or self._pending_bridge is not None
+            or self._pending_driver is not None
+        )
 
     def request_break(self) -> None:
         """uuid_break: stop the current playback."""
@@ -1184,6 +1202,10 @@ class Channel:
                 continue
             if self._pending_bridge is not None:
                 self._run_uuid_bridge()
+                continue
+            if self._pending_driver is not None:
+                driver, self._pending_driver = self._pending_driver, None
+                driver()
                 continue
             if self._commands:
                 self.run_commands()

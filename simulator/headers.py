@@ -119,6 +119,7 @@ SITES = {
     ),
     "CALL_UPDATE": CallSite("mod_sofia.c", "sofia_receive_message", 2100),
     "CALL_UPDATE_FLIP": CallSite("switch_channel.c", "switch_channel_flip_cid", 3277),
+    "CALL_UPDATE_PICKUP": CallSite("mod_dptools.c", "pickup_function", 4147),
     "CODEC_READ": CallSite(
         "switch_core_codec.c", "switch_core_session_set_real_read_codec", 168
     ),

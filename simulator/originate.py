@@ -23,6 +23,11 @@ Endpoints:
 - ``loopback/<ext>[/<context>[/<dialplan>]]``: two loopback legs; the -b leg
   is routed in the context and the -a leg is the B leg of the originate.
 - ``error/<cause>``: fails at once with that cause.
+- ``pickup/<key>``: a leg that rings nobody and waits in the pickup group
+  ``<key>`` (``simulator.pickup``) until a channel runs ``pickup <key>``;
+  that channel (the picker) then takes the leg's place and is bridged.
+  Pickup legs without a ``leg_timeout`` give up (NO_PICKUP) once every
+  other leg of their group has failed.
 
 Variables honoured: ``leg_timeout``, ``leg_delay_start``, ``originate_timeout``,
 ``ignore_early_media``, ``origination_caller_id_name/number``,
@@ -64,6 +69,7 @@ from simulator.channel import (
     CS_CONSUME_MEDIA,
     CS_EXCHANGE_MEDIA,
     CS_EXECUTE,
+    CS_HIBERNATE,
     CS_INIT,
     CS_NONE,
     CS_ROUTING,
@@ -77,6 +83,7 @@ from simulator.channel import (
     unbridge_channels,
 )
 from simulator.endpoints import SIP_CAUSES, Behaviour, Phone, SipLeg
+from simulator.pickup import PickupEntry
 
 if TYPE_CHECKING:
     from simulator.switch import Switch
@@ -271,6 +278,7 @@ class LegPlan:
     dialed: tuple[str, str] | None = None
     directory_variables: dict[str, str] = field(default_factory=dict)
     loopback: tuple[str, str, str] | None = None
+    pickup: PickupWait | None = None
 
 
 class LegFailed(Exception):
@@ -302,6 +310,8 @@ def resolve(
         return _resolve_sofia(switch, target, variables)
     if target.startswith("loopback/"):
         return _resolve_loopback(switch, target, variables)
+    if target.startswith("pickup/"):
+        return _resolve_pickup(target, variables)
     raise LegFailed("CHAN_NOT_IMPLEMENTED")
 
 
@@ -435,6 +445,103 @@ def _resolve_loopback(
     )
 
 
+def _resolve_pickup(target: str, variables: dict[str, str]) -> LegPlan:
+    key = target[len("pickup/") :]
+    if not key:
+        raise LegFailed("DESTINATION_OUT_OF_ORDER")
+    # What the picker is given: the leg's variables, presence_id taken out.
+    handed = {k: v for k, v in variables.items() if k != "presence_id"}
+    return LegPlan(
+        name=f"pickup/{key}",
+        profile="",
+        remote_user=key,
+        remote_host="",
+        remote_port=0,
+        destination=key,
+        behaviour=None,
+        variables=dict(variables),
+        pickup=PickupWait(key, handed),
+    )
+
+
+@dataclass
+class PickupWait:
+    """A ``pickup/<key>`` leg waiting in its group (mod_dptools' pickup
+    endpoint) and, once a ``pickup <key>`` took it, the picking channel."""
+
+    key: str
+    variables: dict[str, str]
+    channel: Channel | None = None
+    picker: Channel | None = None
+    swapped: bool = False
+
+    def take(self, picker: Channel) -> None:
+        """pickup_function, in the picker's own session."""
+        leg = self.channel
+        if leg is None or leg.hungup:
+            return
+        for name, value in self.variables.items():
+            picker.set_variable(name, value)
+        # The picker now shows the caller; whom it was calling as itself.
+        profile = picker.profile
+        profile.callee_id_name = profile.caller_id_name
+        profile.callee_id_number = profile.caller_id_number
+        profile.caller_id_name = leg.profile.caller_id_name
+        profile.caller_id_number = leg.profile.caller_id_number
+        lead = [("Direction", "RECV")]
+        if picker.partner is not None:
+            lead.append(("Bridged-To", picker.partner.uuid))
+        picker.fire("CALL_UPDATE", lead=lead, site="CALL_UPDATE_PICKUP")
+        picker._driver = None
+        picker._driver_ready.clear()
+        picker.hand_over(lambda: _picker_waits(picker))
+        self.picker = picker
+        log.debug("channel %s picks up %s (%s)", picker.uuid, leg.uuid, self.key)
+        # Answering the waiting leg is what the originate notices.
+        leg.mark_answered()
+
+
+def _picker_waits(picker: Channel) -> None:
+    """The picker in CS_HIBERNATE until the originate gives it the call."""
+    picker._enter(CS_HIBERNATE)
+    picker._wait(None, lambda: picker.hungup or picker._driver_ready.is_set())
+    driver, picker._driver = picker._driver, None
+    if driver is not None and not picker.hungup:
+        driver()
+
+
+def _pickup_far_end(switch: Switch, attempt: _Attempt) -> None:
+    """Nobody rings: the leg waits to be picked up; it leaves the group when
+    it goes (and a picker left behind by a failed originate is let go)."""
+    wait = attempt.plan.pickup
+    assert wait is not None
+    channel = attempt.channel
+    try:
+        channel.wait_hangup()
+    finally:
+        switch.pickups.remove(wait.key, channel.uuid)
+        picker = wait.picker
+        if picker is not None and not wait.swapped and not picker.hungup:
+            picker.hangup("PICKED_OFF")
+
+
+def _swap_in_picker(attempt: _Attempt, a_leg: Channel | None) -> Channel:
+    """The picked-up leg makes way for the picker (check_channel_status)."""
+    wait = attempt.plan.pickup
+    assert wait is not None and wait.picker is not None
+    picker = wait.picker
+    wait.swapped = True
+    attempt.channel.hangup("PICKED_OFF")
+    if a_leg is not None:
+        picker.other_type = "originator"
+        picker.other_profile = a_leg.profile.clone(keep_times=False, index=False)
+    picker.answer()
+    picker.set_variable("picked_up_uuid", attempt.channel.uuid)
+    picker.execute_on("execute_on_pickup")
+    picker.api_on("api_on_pickup")
+    return picker
+
+
 # --------------------------------------------------------------- originate
 
 
@@ -563,10 +670,11 @@ def _ring_group(
         if attempt.far_end is not None:
             attempt.far_end.kill(block=False)
     if winner is not None:
-        if winner.far_end is not None and winner.far_end.dead is False:
-            pass
-        causes.append((winner.channel.uuid, "NONE"))
-        return OriginateResult(winner.channel, "SUCCESS")
+        channel = winner.channel
+        if winner.plan.pickup is not None:
+            channel = _swap_in_picker(winner, a_leg)
+        causes.append((channel.uuid, "NONE"))
+        return OriginateResult(channel, "SUCCESS")
     cause = _group_cause(attempts, failures)
     refused = next(
         (
@@ -662,8 +770,15 @@ def _make_leg(switch: Switch, plan: LegPlan, a_leg: Channel | None) -> Channel:
     if a_leg is not None:
         channel.other_type = "originator"
         channel.other_profile = a_leg.profile.clone(keep_times=False, index=False)
+    wait = plan.pickup
+    if wait is not None:
+        # pickup_outgoing_channel: the leg joins its group before the core
+        # announces it, has no presence and starts in CS_ROUTING.
+        wait.channel = channel
+        channel.presence = False
+        switch.pickups.add(wait.key, PickupEntry(channel.uuid, wait.take))
     channel.state = CS_NONE
-    channel.state_number = STATE_NUMBERS[CS_INIT]
+    channel.state_number = STATE_NUMBERS[CS_INIT if wait is None else CS_ROUTING]
     channel.fire("CHANNEL_OUTGOING")
     if sip is not None:
         sip.outbound_create(channel, a_leg, plan.dialed)
@@ -700,15 +815,22 @@ def _make_leg(switch: Switch, plan: LegPlan, a_leg: Channel | None) -> Channel:
             "originated_legs",
             f"{channel.uuid};{profile.callee_id_name};{profile.callee_id_number}",
         )
-    channel.set_variable("originate_endpoint", "sofia" if sip else "loopback")
-    channel.state = CS_INIT
-    channel.state_number = STATE_NUMBERS[CS_INIT]
-    channel.fire("CHANNEL_STATE")
-    if sip is not None:
-        sip.outbound_invite(channel, a_leg)
-    channel.state_number = STATE_NUMBERS[CS_ROUTING]
-    channel.fire("CHANNEL_CREATE")
-    channel.fire("CHANNEL_ORIGINATE")
+    if wait is not None:
+        channel.set_variable("process_cdr", "false")
+        channel.set_variable("presence_id", None)
+        channel.set_variable("originate_endpoint", "pickup")
+    else:
+        channel.set_variable("originate_endpoint", "sofia" if sip else "loopback")
+        # CS_INIT fires CHANNEL_CREATE (and CHANNEL_ORIGINATE); a pickup leg
+        # never passes CS_INIT, so it has neither.
+        channel.state = CS_INIT
+        channel.state_number = STATE_NUMBERS[CS_INIT]
+        channel.fire("CHANNEL_STATE")
+        if sip is not None:
+            sip.outbound_invite(channel, a_leg)
+        channel.state_number = STATE_NUMBERS[CS_ROUTING]
+        channel.fire("CHANNEL_CREATE")
+        channel.fire("CHANNEL_ORIGINATE")
     channel.state = CS_ROUTING
     channel.fire("CHANNEL_STATE")
     channel.state_number = STATE_NUMBERS[CS_CONSUME_MEDIA]
@@ -722,6 +844,9 @@ def _make_leg(switch: Switch, plan: LegPlan, a_leg: Channel | None) -> Channel:
 
 def _start_far_end(switch: Switch, attempt: _Attempt) -> None:
     plan = attempt.plan
+    if plan.pickup is not None:
+        attempt.far_end = gevent.spawn(_pickup_far_end, switch, attempt)
+        return
     if plan.loopback is not None:
         attempt.far_end = gevent.spawn(_loopback_far_end, switch, attempt)
         return
@@ -862,6 +987,12 @@ def _wait_for_answer(
         live = [a for a in attempts if not a.channel.hungup]
         if not live:
             return None
+        if len(live) < len(attempts) and all(_waits_for_pickup(a) for a in live):
+            # Only pickup legs without a leg_timeout are left: nobody else
+            # will answer, so the originate gives up on them.
+            for attempt in live:
+                attempt.channel.hangup("NO_PICKUP")
+            return None
         if now >= overall:
             for attempt in live:
                 attempt.channel.hangup("NO_ANSWER")
@@ -875,6 +1006,18 @@ def _wait_for_answer(
         for waiter in waiters:
             waiter.clear()
         clock.wait_any_until(waiters, started + min(deadlines))
+
+
+def _waits_for_pickup(attempt: _Attempt) -> bool:
+    """A pickup leg with no time limit of its own."""
+    return attempt.plan.pickup is not None and not _leg_timeout(attempt.plan.variables)
+
+
+def _leg_timeout(variables: dict[str, str]) -> float | None:
+    """``leg_timeout`` in whole seconds (atoi; 0 and junk mean none)."""
+    match = re.match(r"\s*(\d+)", variables.get("leg_timeout") or "")
+    seconds = int(match.group(1)) if match else 0
+    return float(seconds) if seconds > 0 else None
 
 
 def _delay_of(variables: dict[str, str]) -> float:
@@ -966,7 +1109,9 @@ def _run_bridge(a_leg: Channel, b_leg: Channel) -> bool:
     # The originator's profile as the B leg knows it is taken again now
     # that the A leg has its callee id.
     b_leg.other_profile = a_leg.profile.clone(keep_times=False, index=False)
-    b_leg.fire("CHANNEL_OUTGOING")
+    if b_leg.direction == "outbound":
+        # (A picker, an inbound leg, was never an outgoing channel.)
+        b_leg.fire("CHANNEL_OUTGOING")
     a_leg.set_variable("originate_signal_bond", None)
     bridge_channels(a_leg, b_leg)
     call_update(a_leg, b_leg)

@@ -34,7 +34,8 @@ Public interface:
   domain="127.0.0.1", ipv4="192.0.2.10", ipv6="::1", sip_ip="127.0.0.1")``
 - ``channels: dict[str, Channel]``, ``endpoints: Endpoints``,
   ``global_vars: dict[str, str]``, ``router``, ``app_runner``,
-  ``sounds: dict[str, float]`` (lengths of sound files, virtual seconds)
+  ``sounds: dict[str, float]`` (lengths of sound files, virtual seconds),
+  ``pickups`` (the ``pickup/<key>`` groups, ``simulator.pickup``)
 - ``add_listener(callback)``, ``remove_listener(callback)``,
   ``fire(event)`` (stamps the core headers, then delivers)
 - ``api(command, args="") -> str``, ``register_api(name, function)``
@@ -90,6 +91,7 @@ from simulator.endpoints import (
 )
 from simulator.events import CallSite, Event, SwitchIdentity, core_headers, stamp
 from simulator.headers import SITES, basic_headers, profile_headers, variable_headers
+from simulator.pickup import PickupGroups
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +188,7 @@ class Switch:
         self._sequence = itertools.count(1)
         self._session_ids = itertools.count(1)
         self._heartbeat: gevent.Greenlet | None = None
+        self.pickups = PickupGroups(self)
 
     # ------------------------------------------------------------------ ids
 
