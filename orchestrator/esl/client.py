@@ -143,7 +143,13 @@ class _Connection(greenswitch.esl.InboundESL):
     def _receive(self) -> None:
         parser = FrameParser()
         recv = self.sock.recv
+        handle = self._handle
         on_event = self._on_event
+
+        def on_json_event(body: bytes) -> None:
+            # JSON events are nearly all the traffic: no Frame, no detour.
+            on_event(decode_json(body))
+
         reason = "closed by the switch"
         try:
             while True:
@@ -152,12 +158,7 @@ class _Connection(greenswitch.esl.InboundESL):
                     if parser.mid_frame:
                         reason = f"closed mid-frame ({parser.buffered} bytes pending)"
                     break
-                for frame in parser.feed(data):
-                    # JSON events are nearly all the traffic: no detour.
-                    if frame.headers["Content-Type"] == "text/event-json":
-                        on_event(decode_json(frame.body))
-                    else:
-                        self._handle(frame)
+                parser.push(data, handle, on_json_event)
                 # A gevent socket only yields when it would block: without
                 # this, a busy switch would starve the handlers and the
                 # commands waiting for their replies.

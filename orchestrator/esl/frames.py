@@ -16,6 +16,7 @@ out of step and the connection has to be dropped.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from orchestrator.esl.errors import ProtocolError
 
@@ -102,49 +103,81 @@ class FrameParser:
 
     def feed(self, data: bytes) -> list[Frame]:
         """Add received bytes; return the frames they completed, in order."""
-        buf = self._buf + data if self._buf else data
         frames: list[Frame] = []
-        append = frames.append
+        self.push(data, frames.append)
+        return frames
+
+    def push(
+        self,
+        data: bytes,
+        on_frame: Callable[[Frame], object],
+        on_json_event: Callable[[bytes], object] | None = None,
+    ) -> None:
+        """Like `feed`, but hand each frame over as soon as it is complete.
+
+        With ``on_json_event``, the body of a ``text/event-json`` frame goes
+        there without a `Frame` around it (the receive loop's fast path).
+        Frames are handed over in stream order either way.
+        """
         pos = 0
-        pending = self._pending
+        if self._pending is not None:
+            # Most blocks end inside a body: join only what completes it,
+            # rather than copying the whole new block behind the rest.
+            headers, length = self._pending
+            need = length - len(self._buf)
+            if need > len(data):
+                self._buf += data
+                return
+            body = self._buf + data[:need] if self._buf else data[:need]
+            self._buf, self._pending = b"", None
+            _emit(headers, body, on_frame, on_json_event)
+            pos = need
+        elif self._buf:
+            # A header block cut in two (rare): parse from the joined bytes.
+            data = self._buf + data
+            self._buf = b""
+        self._parse(data, pos, on_frame, on_json_event)
+
+    def _parse(
+        self,
+        buf: bytes,
+        pos: int,
+        on_frame: Callable[[Frame], object],
+        on_json_event: Callable[[bytes], object] | None,
+    ) -> None:
+        pending = None
         size = len(buf)
         try:
             while True:
+                # Fast path for the bulk of the traffic: a JSON event.
+                if buf.startswith(_EVENT_PREFIX, pos):
+                    newline = buf.find(b"\n", pos + 16, pos + 28)
+                    if newline > 0 and buf.startswith(_JSON_TAIL, newline):
+                        digits = buf[pos + 16 : newline]
+                        length = int(digits) if digits.isdigit() else -1
+                        if 0 <= length <= MAX_BODY_BYTES:
+                            start = newline + _JSON_TAIL_SIZE
+                            end = start + length
+                            if end <= size and on_json_event is not None:
+                                on_json_event(buf[start:end])
+                                pos = end
+                                continue
+                            pending = (_json_headers(digits), length)
+                            pos = start
                 if pending is None:
-                    # Fast path for the bulk of the traffic: a JSON event.
-                    if buf.startswith(_EVENT_PREFIX, pos):
-                        newline = buf.find(b"\n", pos + 16, pos + 28)
-                        if newline > 0 and buf.startswith(_JSON_TAIL, newline):
-                            digits = buf[pos + 16 : newline]
-                            length = int(digits) if digits.isdigit() else -1
-                            if 0 <= length <= MAX_BODY_BYTES:
-                                start = newline + _JSON_TAIL_SIZE
-                                end = start + length
-                                headers = {
-                                    "Content-Length": digits.decode(),
-                                    "Content-Type": "text/event-json",
-                                }
-                                if end <= size:
-                                    append(Frame(headers, buf[start:end]))
-                                    pos = end
-                                    continue
-                                pending = (headers, length)
-                                pos = start
+                    pending, pos = self._next_headers(buf, pos, size)
                     if pending is None:
-                        pending, pos = self._next_headers(buf, pos, size)
-                        if pending is None:
-                            break
+                        break
                 headers, length = pending
                 end = pos + length
                 if end > size:
                     break
-                append(Frame(headers, buf[pos:end]))
-                pos = end
                 pending = None
+                _emit(headers, buf[pos:end], on_frame, on_json_event)
+                pos = end
         finally:
             self._buf = buf[pos:] if pos < size else b""
             self._pending = pending
-        return frames
 
     def _next_headers(
         self, buf: bytes, pos: int, size: int
@@ -180,3 +213,19 @@ def _event_headers(buf: bytes, pos: int, end: int) -> dict[str, str]:
     if not length.isdigit() or not kind.isascii() or b"\n" in kind or b":" in kind:
         return parse_headers(buf[pos:end])
     return {"Content-Length": length.decode(), "Content-Type": kind.decode()}
+
+
+def _json_headers(digits: bytes) -> dict[str, str]:
+    return {"Content-Length": digits.decode(), "Content-Type": "text/event-json"}
+
+
+def _emit(
+    headers: dict[str, str],
+    body: bytes,
+    on_frame: Callable[[Frame], object],
+    on_json_event: Callable[[bytes], object] | None,
+) -> None:
+    if on_json_event is not None and headers["Content-Type"] == "text/event-json":
+        on_json_event(body)
+    else:
+        on_frame(Frame(headers, body))
