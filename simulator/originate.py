@@ -3,9 +3,17 @@
 Grammar (switch_ivr_originate): ``{a=b,c=d}`` variables for every leg
 (``{^^:a=b:c=d}`` picks another separator), ``[x=y]`` variables for the one
 leg that follows, ``,`` rings legs at once, ``|`` tries the groups one after
-the other (failover; past a group that timed out only with
-``originate_continue_on_timeout=true``), ``:_:`` enterprise originate (tried
-like ``|`` here: see docs/simulator.md).
+the other (failover), ``:_:`` enterprise originate (tried like ``|`` here:
+see docs/simulator.md).
+
+Time limits: ``leg_timeout`` is a leg's own (hung up ALLOTTED_TIMEOUT; the
+failover goes on). Each ``|`` group may ring for ``originate_timeout`` of the
+dial string, else the caller's ``call_timeout``, else the timeout given, else
+60 s; when that runs out what still rings is hung up NO_ANSWER and the
+failover stops, unless ``originate_continue_on_timeout`` is true (also taken
+from the calling channel). A dial string of one ``user/`` leg alone is rung
+by the user endpoint's own originate, whose limit is ``originate_timeout``,
+``call_timeout`` or the ``leg_timeout`` (NO_ANSWER, as capture 04 shows).
 Values may be quoted with ``'...'``; ``\\,`` escapes a comma.
 
 Endpoints:
@@ -30,7 +38,7 @@ Endpoints:
   other leg of their group has failed.
 
 Variables honoured: ``leg_timeout``, ``leg_delay_start``, ``originate_timeout``,
-``ignore_early_media``, ``origination_caller_id_name/number``,
+``call_timeout``, ``forked_dial``, ``ignore_early_media``, ``origination_caller_id_name/number``,
 ``origination_uuid``, ``effective_caller_id_name/number``,
 ``originate_continue_on_timeout``, ``sip_h_*`` (recorded on the leg),
 ``hangup_after_bridge``, ``continue_on_fail``, ``park_after_bridge``,
@@ -125,6 +133,8 @@ class OriginateResult:
     cause: str
     causes: list[tuple[str, str]] = field(default_factory=list)
     refused: Channel | None = None
+    # The group's originate timeout ran out (not only its legs' own).
+    timed_out: bool = False
 
     @property
     def ok(self) -> bool:
@@ -548,9 +558,10 @@ def _swap_in_picker(attempt: _Attempt, a_leg: Channel | None) -> Channel:
 class _Attempt:
     """One B leg being rung."""
 
-    def __init__(self, channel: Channel, plan: LegPlan, timeout: float) -> None:
+    def __init__(self, channel: Channel, plan: LegPlan, timeout: float | None) -> None:
         self.channel = channel
         self.plan = plan
+        # leg_timeout: seconds after the group started (None: no limit).
         self.timeout = timeout
         self.far_end: gevent.Greenlet | None = None
         self.loop_b: Channel | None = None
@@ -562,15 +573,36 @@ class _Attempt:
         return self.delay > 0 and self.far_end is None
 
 
-def _timeout_of(variables: dict[str, str], default: float) -> float:
-    for name in ("leg_timeout", "originate_timeout", "call_timeout"):
-        value = variables.get(name)
-        if value:
-            try:
-                return float(value)
-            except ValueError:
-                continue
-    return default
+# Variables of the calling channel an originate takes over when the dial
+# string does not set them (switch_ivr_originate copies these).
+_FROM_CALLER = (
+    "originate_continue_on_timeout",
+    "forked_dial",
+    "ignore_early_media",
+    "bridge_early_media",
+    "progress_timeout",
+)
+
+
+def _seconds(value: str | None) -> int:
+    """atoi of a timeout variable."""
+    match = re.match(r"\s*([+-]?\d+)", value or "")
+    return int(match.group(1)) if match else 0
+
+
+def group_timeout(
+    variables: dict[str, str], a_leg: Channel | None, timeout: float | None
+) -> float:
+    """How long one ``|`` group may ring (switch_ivr_originate's timelimit):
+    ``originate_timeout`` of the dial string, else the caller's
+    ``call_timeout``, else the given timeout, else 60 s."""
+    seconds = _seconds(variables.get("originate_timeout"))
+    if seconds > 0:
+        return float(seconds)
+    limit = int(timeout or 0)
+    if a_leg is not None and a_leg.get_variable("call_timeout") is not None:
+        limit = _seconds(a_leg.get_variable("call_timeout"))
+    return float(limit) if limit > 0 else DEFAULT_ORIGINATE_TIMEOUT
 
 
 def originate(
@@ -589,29 +621,32 @@ def originate(
     base.update(variables or {})
     base.update(parsed.variables)
     if a_leg is not None:
+        for name in _FROM_CALLER:
+            value = a_leg.get_variable(name)
+            if value is not None and name not in base:
+                base[name] = value
         a_leg.set_variable("originate_disposition", "failure")
         a_leg.set_variable("DIALSTATUS", "INVALIDARGS")
-    overall = timeout
-    if overall is None:
-        overall = _timeout_of(
-            {"originate_timeout": base.get("originate_timeout", "")},
-            DEFAULT_ORIGINATE_TIMEOUT,
-        )
+    overall = group_timeout(base, a_leg, timeout)
+    # One user/ leg alone is rung by the user endpoint's own, blocking
+    # originate; a fork (several legs or groups) rings its sofia legs here.
+    forked = len(parsed.groups) > 1 or len(parsed.groups[0]) > 1
+    forked = forked or _true(base.get("forked_dial"))
     causes: list[tuple[str, str]] = []
     last_cause = "NO_ANSWER"
     refused: Channel | None = None
     for group in parsed.groups:
-        result = _ring_group(switch, group, base, a_leg, overall, causes)
+        result = _ring_group(switch, group, base, a_leg, overall, causes, forked)
         if result.ok:
             return OriginateResult(result.channel, "SUCCESS", causes)
         last_cause = result.cause
         refused = result.refused
         if a_leg is not None and a_leg.interrupted:
             return OriginateResult(None, "ORIGINATOR_CANCEL", causes)
-        if last_cause == "NO_ANSWER" and not _true(
-            base.get("originate_continue_on_timeout")
-        ):
-            # A failover list stops at a group that timed out, unless told.
+        if result.timed_out and not _true(base.get("originate_continue_on_timeout")):
+            # The group's originate timeout ends the failover list, unless
+            # told otherwise. Legs that ran out of their own leg_timeout
+            # (ALLOTTED_TIMEOUT) do not: the next group is rung.
             break
     return OriginateResult(None, last_cause, causes, refused)
 
@@ -627,6 +662,7 @@ def _ring_group(
     a_leg: Channel | None,
     overall: float,
     causes: list[tuple[str, str]],
+    forked: bool = True,
 ) -> OriginateResult:
     attempts: list[_Attempt] = []
     failures: list[str] = []
@@ -639,22 +675,25 @@ def _ring_group(
             log.debug("originate %s failed at once: %s", leg.target, failed.cause)
             failures.append(failed.cause)
             continue
+        if not forked and leg.target.startswith("user/"):
+            overall = _user_timeout(plan.variables, a_leg)
         channel = _make_leg(switch, plan, a_leg)
-        attempt = _Attempt(channel, plan, _timeout_of(plan.variables, overall))
+        attempt = _Attempt(channel, plan, _leg_timeout(plan.variables))
         attempts.append(attempt)
         delay = _delay_of(plan.variables)
         if delay:
             # The leg exists at once, but its state machine waits (the INVITE
-            # goes out later); FreeSWITCH adds the delay to the leg timeout.
+            # goes out later); FreeSWITCH adds the delay to a leg timeout.
             attempt.delay = delay
-            attempt.timeout += delay
+            if attempt.timeout is not None:
+                attempt.timeout += delay
         else:
             _start_far_end(switch, attempt)
     if not attempts:
         return OriginateResult(
             None, failures[0] if failures else "DESTINATION_OUT_OF_ORDER"
         )
-    winner = _wait_for_answer(switch, attempts, a_leg, overall)
+    winner, timed_out = _wait_for_answer(switch, attempts, a_leg, overall)
     for attempt in attempts:
         channel = attempt.channel
         if attempt is winner:
@@ -675,7 +714,8 @@ def _ring_group(
             channel = _swap_in_picker(winner, a_leg)
         causes.append((channel.uuid, "NONE"))
         return OriginateResult(channel, "SUCCESS")
-    cause = _group_cause(attempts, failures)
+    # A group that ran out of time failed with NO_ANSWER, whatever its legs.
+    cause = "NO_ANSWER" if timed_out else _group_cause(attempts, failures)
     refused = next(
         (
             a.channel
@@ -684,7 +724,22 @@ def _ring_group(
         ),
         None,
     )
-    return OriginateResult(None, cause, refused=refused)
+    return OriginateResult(None, cause, refused=refused, timed_out=timed_out)
+
+
+def _user_timeout(variables: dict[str, str], a_leg: Channel | None) -> float:
+    """The time limit user_outgoing_channel gives its own originate:
+    ``originate_timeout``, else the caller's ``call_timeout``, else the
+    leg's ``leg_timeout``, else 60 s."""
+    for value in (
+        variables.get("originate_timeout"),
+        a_leg.get_variable("call_timeout") if a_leg is not None else None,
+        variables.get("call_timeout") if a_leg is None else None,
+        variables.get("leg_timeout"),
+    ):
+        if _seconds(value) > 0:
+            return float(_seconds(value))
+    return DEFAULT_ORIGINATE_TIMEOUT
 
 
 def _group_cause(attempts: list[_Attempt], failures: list[str]) -> str:
@@ -961,44 +1016,49 @@ def _wait_for_answer(
     attempts: list[_Attempt],
     a_leg: Channel | None,
     overall: float,
-) -> _Attempt | None:
-    """Relay ringing to the A leg; the first answer wins; time legs out."""
+) -> tuple[_Attempt | None, bool]:
+    """Relay ringing to the A leg; the first answer wins; time legs out.
+
+    Returns the winner (or None) and whether the group's own time limit
+    ran out. FreeSWITCH checks both limits against whole epoch seconds
+    (``elapsed > leg_timeout``, ``elapsed >= timelimit``), so at equal
+    values the group's limit comes first; here both are exact.
+    """
     clock = switch.clock
     started = clock.monotonic()
     while True:
         now = clock.monotonic() - started
         if a_leg is not None and a_leg.interrupted:
             # Hung up, or taken elsewhere (uuid_bridge, transfer, intercept).
-            return None
+            return None, False
         live = [a for a in attempts if not a.channel.hungup]
         for attempt in live:
             if attempt.channel.answered:
-                return attempt
+                return attempt, False
         if a_leg is not None and not a_leg.answered:
-            if any(a.channel.early for a in attempts) and not a_leg.early:
-                pass
             ringing = [a for a in attempts if a.channel.ring_ready_sent]
             if ringing and not _ignore_early_media(a_leg):
                 _callee_to_caller(a_leg, ringing[0].channel)
                 a_leg.ring_ready()
-        for attempt in live:
-            if now >= attempt.timeout:
+        if now >= overall:
+            for attempt in live:
                 attempt.channel.hangup("NO_ANSWER")
+            return None, True
+        for attempt in live:
+            if attempt.timeout is not None and now >= attempt.timeout:
+                # check_per_channel_timeouts: the leg's own limit.
+                attempt.channel.hangup("ALLOTTED_TIMEOUT")
         live = [a for a in attempts if not a.channel.hungup]
         if not live:
-            return None
+            return None, False
         if len(live) < len(attempts) and all(_waits_for_pickup(a) for a in live):
             # Only pickup legs without a leg_timeout are left: nobody else
             # will answer, so the originate gives up on them.
             for attempt in live:
                 attempt.channel.hangup("NO_PICKUP")
-            return None
-        if now >= overall:
-            for attempt in live:
-                attempt.channel.hangup("NO_ANSWER")
-            return None
+            return None, False
         _start_delayed(switch, live, now)
-        deadlines = [a.timeout for a in live] + [overall]
+        deadlines = [a.timeout for a in live if a.timeout is not None] + [overall]
         deadlines += [a.delay for a in live if a.pending]
         waiters = [a.channel._wake for a in live]
         if a_leg is not None:
@@ -1039,7 +1099,8 @@ def _start_delayed(switch: Switch, live: list[_Attempt], now: float) -> None:
         if now >= attempt.delay:
             _start_far_end(switch, attempt)
         elif not active:
-            attempt.timeout -= attempt.delay - now
+            if attempt.timeout is not None:
+                attempt.timeout -= attempt.delay - now
             _start_far_end(switch, attempt)
 
 

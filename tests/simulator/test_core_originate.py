@@ -86,7 +86,8 @@ def test_unregistered_and_unknown_users(switch):
         (Behaviour.busy(), "USER_BUSY"),
         (Behaviour.rejecting(603), "CALL_REJECTED"),
         (Behaviour.rejecting(480), "NO_USER_RESPONSE"),
-        (Behaviour.no_answer(), "NO_ANSWER"),
+        # A sofia leg that runs out of its own leg_timeout.
+        (Behaviour.no_answer(), "ALLOTTED_TIMEOUT"),
     ],
 )
 def test_gateway_parties_fail_with_freeswitch_s_causes(switch, behaviour, cause):
