@@ -145,6 +145,24 @@ class Renderer:
             rights_variable=RIGHTS_VARIABLE,
         )
 
+    def warm(self) -> int:
+        """Render every answer of the current revision ahead of the switch.
+
+        The first request for a user or number pays for its rendering; a
+        process that warms up first answers every request from the cache.
+        Returns how many answers were rendered.
+        """
+        view = self.views.current()
+        count = 0
+        for user in view.directory:
+            self.render_directory(view.domain, user)
+            count += 1
+        for context, routes in view.routes.items():
+            for called in routes:
+                self.render_dialplan(context, called)
+                count += 1
+        return count
+
     # --- dialplan ----------------------------------------------------------
 
     def render_dialplan(

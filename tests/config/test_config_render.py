@@ -215,3 +215,17 @@ def test_callcenter_configuration_lists_queues_agents_and_tiers(
     assert len(agents) == 10
     assert agents[0].get("contact").endswith("user/2301@pbx.local")
     assert renderer.render_configuration("spandsp.conf") is None
+
+
+def test_warm_renders_every_answer_of_the_revision(renderer: Renderer) -> None:
+    view = renderer.views.current()
+    count = renderer.warm()
+    assert count == len(view.directory) + sum(len(r) for r in view.routes.values())
+    cached = dict(view.rendered)
+    assert (
+        renderer.render_directory("pbx.local", "2301") is cached[("directory", "2301")]
+    )
+    assert (
+        renderer.render_dialplan("public", "+31317492301")
+        is cached[("dialplan", "public", "public:+31317492301")]
+    )
