@@ -104,6 +104,9 @@ class Renderer:
     ) -> str | None:
         """A user's directory entry, or the domain alone (no ``user``)."""
         view = self.views.current()
+        if not domain and purpose in ("gateways", "network-list") and not user:
+            # These lookups walk the whole directory: no domain is named.
+            domain = view.domain
         if not domain or domain.lower() != view.domain.lower():
             return None
         if user:

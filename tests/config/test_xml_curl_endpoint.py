@@ -184,3 +184,10 @@ def test_a_failure_on_our_side_is_503_with_the_not_found_document(
     assert _not_found(response)
     assert b"Traceback" not in response.data
     assert "xml_curl directory" in caplog.text
+
+
+def test_a_network_list_lookup_without_a_domain_gets_ours(client: Any) -> None:
+    form = {"section": "directory", "purpose": "network-list"}
+    doc = etree.fromstring(client.post(PATH, data=form).data)
+    assert doc.find("section/domain").get("name") == "pbx.local"
+    assert list(doc.iter("user")) == []
