@@ -193,7 +193,7 @@ def test_own_call_can_be_put_on_hold_from_the_live_page(
 
 
 def test_language_can_be_switched(page: Any, served: Served) -> None:
-    _sign_in(page, served, "bram")
+    _sign_in(page, served, "anna")
     page.wait_for_url(served.url + "/live")
     page.goto(served.url + "/me")
     assert page.locator("html").get_attribute("lang") == "nl"
