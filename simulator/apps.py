@@ -1883,39 +1883,12 @@ def _wait_recording(channel: Channel, limit: float, terminator_key: str) -> str 
     return None
 
 
-_SET_READ_CODEC = CallSite(
-    "switch_core_codec.c", "switch_core_session_set_read_codec", 279
-)
-
-
 def _set_read_codec(channel: Channel, name: str | None, bit_rate: str | None) -> None:
-    """The read codec change record_file makes (CODEC event, read_* variables).
-
-    The simulated channel has one codec for both directions, so only this
-    CODEC event shows the L16 read codec; FreeSWITCH shows it on every event
-    until the recording ends.
-    """
+    """The read codec record_file sets while it records (None: back)."""
     if channel.codec is None:
         return
-    codec_name, rate, codec_bits = channel.codec
-    read_name = name or codec_name
-    read_bits = bit_rate or codec_bits
-    event = channel_event(
-        channel,
-        "CODEC",
-        site="CODEC_READ",
-        tail=[
-            ("channel-read-codec-name", read_name),
-            ("channel-read-codec-rate", rate),
-            ("channel-read-codec-bit-rate", read_bits),
-        ],
-    )
-    event.set("Channel-Read-Codec-Name", read_name)
-    event.set("Channel-Read-Codec-Bit-Rate", read_bits)
-    event.origin = _SET_READ_CODEC
-    channel.switch.fire(event)
-    channel.set_variable("read_codec", read_name)
-    channel.set_variable("read_rate", rate)
+    rate = channel.codec[1]
+    channel.set_read_codec((name, rate, bit_rate or "") if name else None)
 
 
 # --------------------------------------------------------------------------

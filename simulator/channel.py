@@ -741,6 +741,8 @@ class Channel:
             return
         self.read_codec = codec
         name, rate, bit_rate = codec or self.codec
+        self.set_variable("read_codec", name)
+        self.set_variable("read_rate", rate)
         self.fire(
             "CODEC",
             site="CODEC_SET_READ",
