@@ -248,7 +248,7 @@ class Renderer:
         return answer
 
 
-# --- command line -------------------------------------------------------------------
+# --- command line -------------------------------------------------------------
 
 
 def cli(args: argparse.Namespace) -> int:

@@ -118,7 +118,7 @@ def install(settings: Settings, live: Any, switch: Switch | None = None) -> Noti
     return notifier
 
 
-# --- publishing -----------------------------------------------------------------------
+# --- publishing ---------------------------------------------------------------
 
 
 def publish(
@@ -227,7 +227,7 @@ def _published(revision: m.ConfigRevision) -> Published:
     )
 
 
-# --- snapshots ---------------------------------------------------------------------------
+# --- snapshots ----------------------------------------------------------------
 
 
 def _tables() -> list[Table]:
@@ -285,7 +285,7 @@ def revision_snapshot(session: Session, revision_id: int) -> Snapshot:
     return revision.snapshot
 
 
-# --- restoring ----------------------------------------------------------------------------
+# --- restoring ----------------------------------------------------------------
 
 
 def restore(

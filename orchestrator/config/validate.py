@@ -115,7 +115,7 @@ class RenderFailed(ValidationError):
     error_id = "render-failed"
 
 
-# --- the rows as they will be after the change -----------------------------------
+# --- the rows as they will be after the change --------------------------------
 
 
 class Rows:
@@ -155,7 +155,7 @@ def describe(obj: Any) -> str:
     return f"{label} {obj.id}" if getattr(obj, "id", None) else f"new {label}"
 
 
-# --- the checks ----------------------------------------------------------------------
+# --- the checks ---------------------------------------------------------------
 
 
 def check(session: Session) -> None:
@@ -348,7 +348,7 @@ def _check_blocks(rows: Rows) -> None:
             )
 
 
-# --- references --------------------------------------------------------------------------
+# --- references ---------------------------------------------------------------
 
 _TARGET_MODELS: dict[str, type[m.ConfigBase]] = {
     "user": m.User,
@@ -493,7 +493,7 @@ def _find_cycle(edges: dict[Any, Any]) -> list[Any] | None:
     return None
 
 
-# --- rendering -------------------------------------------------------------------------
+# --- rendering ----------------------------------------------------------------
 
 
 def check_rendering(view: ConfigView, settings: Settings) -> None:

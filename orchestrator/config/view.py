@@ -19,7 +19,7 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,7 +60,9 @@ class TargetRef:
         return f"{self.kind}-{self.id}"
 
 
-def _ref(kind: str | None, row_id: int | None, number: str | None = None):
+def _ref(
+    kind: str | None, row_id: int | None, number: str | None = None
+) -> TargetRef | None:
     return TargetRef(kind, row_id, number) if kind else None
 
 
@@ -386,7 +388,7 @@ class ConfigView:
         return e164
 
 
-# --- building ------------------------------------------------------------------
+# --- building -----------------------------------------------------------------
 
 
 def build(session: Session, settings: Settings, revision_id: int | None) -> ConfigView:
@@ -542,7 +544,9 @@ def _members(rows: Iterable[Any], users: dict[int, UserView]) -> tuple[MemberVie
     )
 
 
-def _hunt_groups(session: Session, users: dict[int, UserView]):
+def _hunt_groups(
+    session: Session, users: dict[int, UserView]
+) -> dict[int, HuntGroupView]:
     return {
         g.id: HuntGroupView(
             g.id,
@@ -565,8 +569,10 @@ def _hunt_groups(session: Session, users: dict[int, UserView]):
     }
 
 
-def _queues(session: Session, users: dict[int, UserView], domain: str):
-    queues = {}
+def _queues(
+    session: Session, users: dict[int, UserView], domain: str
+) -> dict[int, QueueView]:
+    queues: dict[int, QueueView] = {}
     for q in session.scalars(
         select(m.Queue).options(selectinload(m.Queue.agents)).order_by(m.Queue.id)
     ):
@@ -631,7 +637,9 @@ def _menus(session: Session) -> dict[int, MenuView]:
     }
 
 
-def _oncall_groups(session: Session, users: dict[int, UserView]):
+def _oncall_groups(
+    session: Session, users: dict[int, UserView]
+) -> dict[int, OnCallView]:
     return {
         g.id: OnCallView(
             g.id,
@@ -663,7 +671,9 @@ def _index_directory(view: ConfigView, loose: list[DeviceView]) -> None:
         view.directory[device.sip_user] = _entry(view, device, None)
 
 
-def _entry(view: ConfigView, device: DeviceView, user: UserView | None):
+def _entry(
+    view: ConfigView, device: DeviceView, user: UserView | None
+) -> DirectoryEntry:
     if user is None:
         return DirectoryEntry(
             device=device,
@@ -694,28 +704,14 @@ def _entry(view: ConfigView, device: DeviceView, user: UserView | None):
 def _index_routes(view: ConfigView, session: Session) -> None:
     public: dict[str, Route] = {}
     internal: dict[str, Route] = {}
-    targets: dict[str, Route] = {}
-
-    claims: list[tuple[str | None, str | None, TargetRef, str]] = []
-    for u in view.users.values():
-        if u.active:
-            claims.append((u.did, u.extension, TargetRef("user", u.id), u.name))
-    for kind, rows in (
-        ("hunt_group", view.hunt_groups),
-        ("queue", view.queues),
-        ("ivr", view.menus),
-        ("oncall", view.oncall_groups),
-    ):
-        for row in rows.values():
-            claims.append(
-                (row.number, row.extension, TargetRef(kind, row.id), row.name)
-            )
-
     inbound = list(
         session.scalars(select(m.InboundNumber).order_by(m.InboundNumber.id))
     )
+    # An inbound-number row says how its number is answered, even when a
+    # menu or group carries the same number.
     inbound_numbers = {row.number for row in inbound}
-    for number, extension, ref, label in claims:
+
+    for number, extension, ref, label in _own_numbers(view):
         target = view.target(ref)
         if target is None:
             continue
@@ -731,28 +727,62 @@ def _index_routes(view: ConfigView, session: Session) -> None:
                 label,
             )
     for row in inbound:
-        target = view.target(
-            TargetRef(row.target_type, row.target_id, row.target_number)
-        )
-        if target is None:
-            continue
-        closed = view.target(_ref(row.closed_target_type, row.closed_target_id))
-        _add(
-            view,
-            public,
-            internal,
-            row.number,
-            target,
-            row.label or row.number,
-            inbound_number_id=row.id,
-            schedule_id=row.schedule_id,
-            closed_target=closed,
-        )
+        _add_inbound(view, public, internal, row)
+
+    view.routes = {
+        "public": public,
+        "default": internal,
+        "targets": _target_routes(view),
+    }
+    view.suffixes = _suffixes(public, view.trunk_did_digits)
+
+
+def _own_numbers(
+    view: ConfigView,
+) -> Iterator[tuple[str | None, str | None, TargetRef, str]]:
+    """(number, extension, target, label) of everything that has its own."""
+    for u in view.users.values():
+        if u.active:
+            yield u.did, u.extension, TargetRef("user", u.id), u.name
+    for kind, rows in (
+        ("hunt_group", view.hunt_groups),
+        ("queue", view.queues),
+        ("ivr", view.menus),
+        ("oncall", view.oncall_groups),
+    ):
+        for row in rows.values():
+            yield row.number, row.extension, TargetRef(kind, row.id), row.name
+
+
+def _add_inbound(
+    view: ConfigView,
+    public: dict[str, Route],
+    internal: dict[str, Route],
+    row: m.InboundNumber,
+) -> None:
+    target = view.target(TargetRef(row.target_type, row.target_id, row.target_number))
+    if target is None:
+        return
+    _add(
+        view,
+        public,
+        internal,
+        row.number,
+        target,
+        row.label or row.number,
+        inbound_number_id=row.id,
+        schedule_id=row.schedule_id,
+        closed_target=view.target(_ref(row.closed_target_type, row.closed_target_id)),
+    )
+
+
+def _target_routes(view: ConfigView) -> dict[str, Route]:
+    routes = {}
     for ref in _all_target_refs(view):
         target = view.target(ref)
         if target is not None:
             address = ref.address
-            targets[address] = Route(
+            routes[address] = Route(
                 f"targets:{address}",
                 "targets",
                 rf"^{re.escape(address)}$",
@@ -760,8 +790,7 @@ def _index_routes(view: ConfigView, session: Session) -> None:
                 address,
                 target.name,
             )
-    view.routes = {"public": public, "default": internal, "targets": targets}
-    view.suffixes = _suffixes(public, view.trunk_did_digits)
+    return routes
 
 
 def _add(
@@ -815,7 +844,7 @@ def _suffixes(public: dict[str, Route], digits: int) -> dict[str, Route]:
     return {tail: route for tail, route in found.items() if route is not None}
 
 
-# --- helpers -------------------------------------------------------------------
+# --- helpers ------------------------------------------------------------------
 
 
 def number_pattern(e164: str, suffix_digits: int = 0) -> str:
@@ -862,7 +891,7 @@ def _area_of(number: str | None) -> str | None:
     return f"+{parsed.country_code}{national[:length]}"
 
 
-# --- the cache -------------------------------------------------------------------
+# --- the cache ----------------------------------------------------------------
 
 _CACHES: weakref.WeakSet[ViewCache] = weakref.WeakSet()
 
