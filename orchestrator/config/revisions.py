@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -55,6 +56,13 @@ Snapshot = dict[str, list[dict[str, Any]]]
 # Columns that are not configuration: a sign-in password must survive the
 # restore of a revision older than the last password change.
 EXCLUDED_COLUMNS = {"users": frozenset({"password_hash"})}
+
+# Shown only as a fingerprint in diffs (the snapshot keeps them: a restore
+# must bring them back).
+SECRET_COLUMNS = {
+    "devices": frozenset({"sip_password"}),
+    "users": frozenset({"voicemail_pin"}),
+}
 
 # Any constant will do: it only has to be the same in every process.
 _PUBLISH_LOCK = 72_683_560
@@ -261,13 +269,26 @@ def _from_json(table: Table, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def snapshot_lines(snap: Snapshot) -> list[str]:
-    """One line per row (``users/12 {...}``): diffs then show changed rows."""
+    """One line per row (``users/12 {...}``): diffs then show changed rows.
+
+    Secrets appear as a short fingerprint: a diff shows that a password
+    changed, not the password.
+    """
     lines = []
     for table in sorted(snap):
+        secret = SECRET_COLUMNS.get(table, frozenset())
         for row in snap[table]:
-            body = json.dumps(row, sort_keys=True, ensure_ascii=False)
+            shown = {k: _fingerprint(v) if k in secret else v for k, v in row.items()}
+            body = json.dumps(shown, sort_keys=True, ensure_ascii=False)
             lines.append(f"{table}/{row.get('id')} {body}")
     return lines
+
+
+def _fingerprint(value: Any) -> Any:
+    if value is None:
+        return None
+    digest = hashlib.sha256(str(value).encode()).hexdigest()[:10]
+    return f"sha256:{digest}"
 
 
 def snapshot_diff(before: Snapshot, after: Snapshot, old: str, new: str) -> str:
@@ -295,13 +316,14 @@ def restore(
     *,
     settings: Settings | None = None,
     notifier: Notifier | None = None,
+    summary: str | None = None,
 ) -> Published:
     """Make revision ``revision_id`` the configuration again (a new revision)."""
 
     def change(session: Session) -> None:
         apply_snapshot(session, revision_snapshot(session, revision_id))
 
-    summary = f"Revision {revision_id} restored"
+    summary = summary or f"Revision {revision_id} restored"
     return publish(
         target,
         author,

@@ -303,3 +303,18 @@ def test_restore_of_an_unknown_revision(demo_store) -> None:
     with pytest.raises(revisions.RevisionNotFound):
         revisions.restore(demo_store, 99, "beheer")
     assert _revision_count(demo_store) == 1
+
+
+def test_the_diff_shows_that_a_secret_changed_not_the_secret(demo_store) -> None:
+    def change(session: Session) -> None:
+        _user(session, "bram").devices[0].sip_password = "n1euw-geheim"
+        _user(session, "bram").voicemail_pin = "9876"
+
+    published = revisions.publish(demo_store, "beheer", "secrets", change)
+    assert "\n-devices/" in published.diff and "\n+devices/" in published.diff
+    assert "n1euw-geheim" not in published.diff
+    assert '"voicemail_pin": "9876"' not in published.diff
+    assert '"sip_password": "sha256:' in published.diff
+    with demo_store.session() as session:
+        stored = session.get(m.ConfigRevision, published.id).snapshot
+    assert any(d["sip_password"] == "n1euw-geheim" for d in stored["devices"])
