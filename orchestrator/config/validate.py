@@ -124,6 +124,7 @@ class Rows:
     def __init__(self, session: Session) -> None:
         self.session = session
         self._cache: dict[type, list[Any]] = {}
+        self._ids: dict[type, set[int]] = {}
 
     def __call__(self, model: type[T]) -> list[T]:
         if model not in self._cache:
@@ -139,6 +140,11 @@ class Rows:
             if id(obj) not in deleted and id(obj) not in seen:
                 seen.add(id(obj))
                 yield obj
+
+    def ids(self, model: type[m.ConfigBase]) -> set[int]:
+        if model not in self._ids:
+            self._ids[model] = {o.id for o in self(model) if o.id is not None}
+        return self._ids[model]
 
     def changed(self, obj: Any) -> bool:
         return obj in self.session.new or obj in self.session.dirty
@@ -363,7 +369,7 @@ _TARGET_MODELS: dict[str, type[m.ConfigBase]] = {
 
 
 def _ids(rows: Rows, model: type[m.ConfigBase]) -> set[int]:
-    return {obj.id for obj in rows(model) if obj.id is not None}
+    return rows.ids(model)
 
 
 def _target_problem(
