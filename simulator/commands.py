@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import shlex
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -546,16 +545,66 @@ ORIGINATE_USAGE = (
 )
 
 
+_UNESCAPED = {"n": "\n", "r": "\r", "t": "\t", "s": " ", "'": "'", '"': '"', "\\": "\\"}
+
+
+def separate_words(text: str) -> list[str]:
+    """switch_separate_string with a blank: words split at spaces outside
+    single quotes; the quotes go, and so do the backslashes of \\' \\" \\\\
+    \\n \\r \\t \\s. Any other escape (``\\,`` in a dial string) is kept
+    as it is, for the dial string parser."""
+    words: list[str] = []
+    current: list[str] = []
+    quoted = False
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == "\\" and index + 1 < len(text):
+            current.append(text[index : index + 2])
+            index += 2
+            continue
+        if char == "'":
+            quoted = not quoted
+        if char == " " and not quoted:
+            if current:
+                words.append("".join(current))
+                current = []
+        else:
+            current.append(char)
+        index += 1
+    if current:
+        words.append("".join(current))
+    return [_clean_word(word) for word in words]
+
+
+def _clean_word(word: str) -> str:
+    """cleanup_separated_string: unescape, and drop paired single quotes."""
+    out: list[str] = []
+    quoted = False
+    index = 0
+    while index < len(word):
+        char = word[index]
+        following = word[index + 1 : index + 2]
+        if char == "\\" and following in _UNESCAPED:
+            out.append(_UNESCAPED[following])
+            index += 2
+            continue
+        # A quote opens only when another one follows somewhere.
+        if char == "'" and (quoted or "'" in word[index + 1 :]):
+            quoted = not quoted
+        else:
+            out.append(char)
+        index += 1
+    return "".join(out)
+
+
 def originate(switch: Switch, args: str) -> str:
     """originate <dial> <&app(args)|exten> [dialplan] [context] [cid_name]
     [cid_num] [timeout]."""
     from simulator.originate import DialStringError, run_b_leg
     from simulator.originate import originate as do_originate
 
-    try:
-        words = shlex.split(args)
-    except ValueError:
-        words = args.split()
+    words = separate_words(args)
     if len(words) < 2:
         return ORIGINATE_USAGE
     dial, what = words[0], words[1]

@@ -186,3 +186,35 @@ def test_api_event_comes_after_the_events_the_command_causes(switch, parked, rec
     sequences = {e.name: int(e.get("Event-Sequence")) for e in recorder.events[-2:]}
     # Its sequence number was taken when the command started.
     assert sequences["API"] < sequences["CHANNEL_HANGUP"]
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("a  b", ["a", "b"]),
+        ("'My Name' 123", ["My Name", "123"]),
+        ("it\\'s a\\sb", ["it's", "a b"]),
+        # An escaped comma is left for the dial string.
+        ("{x=a\\,b}y z", ["{x=a\\,b}y", "z"]),
+        # A lone quote stays, but (as in FreeSWITCH) no space splits after it.
+        ("o'clock x", ["o'clock x"]),
+    ],
+)
+def test_command_words_are_separated_as_the_core_does(text, words):
+    from simulator.commands import separate_words
+
+    assert separate_words(text) == words
+
+
+def test_originate_keeps_an_escaped_comma_in_a_variable(switch):
+    switch.add_gateway("trunk")
+    reply = switch.api(
+        "originate",
+        "{sip_h_X-Note=a\\,b,origination_caller_id_name='Jan Jansen'}"
+        "sofia/gateway/trunk/0612345678 &park()",
+    )
+    assert reply.startswith("+OK ")
+    leg = switch.channels[reply.split()[1]]
+    assert leg.get_variable("sip_h_X-Note") == "a,b"
+    assert leg.get_variable("origination_caller_id_name") == "Jan Jansen"
+    switch.api("uuid_kill", leg.uuid)
