@@ -359,13 +359,78 @@ def create_xml_curl_app(
     return app
 
 
+class RequestHeaders:
+    """Request headers as gevent's handler wants them, read without email.
+
+    gevent parses headers with the standard library's e-mail parser, which
+    costs more than a cached answer of ours. This reads the same lines (the
+    first of a repeated header wins, continuation lines are kept) and
+    offers what the handler uses: ``status``, ``get``, ``getheader``,
+    ``typeheader``, ``headers`` and ``del``.
+    """
+
+    MAX_LINE = 65536
+    MAX_HEADERS = 100
+
+    def __init__(self, rfile: Any) -> None:
+        self.status = ""
+        self._lines: list[str] = []
+        self._first: dict[str, str] = {}
+        for _ in range(self.MAX_HEADERS + 1):
+            line = rfile.readline(self.MAX_LINE + 1)
+            if len(line) > self.MAX_LINE:
+                self.status = "Line too long"
+                return
+            if line in (b"\r\n", b"\n", b""):
+                return
+            self._add(line.decode("latin-1").rstrip("\r\n"))
+            if self.status:
+                return
+        self.status = "Too many headers"
+
+    def _add(self, text: str) -> None:
+        if text[:1] in (" ", "\t") and self._lines:
+            self._lines.append(text + "\r\n")
+            return
+        name, sep, value = text.partition(":")
+        if not sep or not name or name != name.strip():
+            self.status = f"Invalid header line {text[:40]!r}"
+            return
+        self._lines.append(f"{name}: {value.strip()}\r\n")
+        self._first.setdefault(name.lower(), value.strip())
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self._first.get(name.lower(), default)
+
+    getheader = get
+
+    @property
+    def typeheader(self) -> str | None:
+        return self.get("content-type")
+
+    @property
+    def headers(self) -> list[str]:
+        return list(self._lines)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._first
+
+    def __delitem__(self, name: str) -> None:
+        lowered = name.lower()
+        self._first.pop(lowered, None)
+        self._lines = [
+            line for line in self._lines if line.partition(":")[0].lower() != lowered
+        ]
+
+
 def wsgi_handler_class() -> type:
     """A gevent ``WSGIHandler`` suited to the switch's many small requests.
 
     gevent's handler writes the headers and the body of a response in two
     sends; with Nagle's algorithm the second waits for the client's delayed
     ACK (some 40 ms on Linux), and each send is a system call. This one
-    turns Nagle off and sends a small response in one piece. Pass it as
+    turns Nagle off, sends a small response in one piece and reads request
+    headers with :class:`RequestHeaders`. Pass it as
     ``WSGIServer(..., handler_class=wsgi_handler_class())``.
     """
     import socket
@@ -373,6 +438,9 @@ def wsgi_handler_class() -> type:
     from gevent.pywsgi import WSGIHandler
 
     class OneWriteHandler(WSGIHandler):  # type: ignore[misc]
+        def MessageClass(self, rfile: Any, *_args: Any) -> RequestHeaders:  # noqa: N802
+            return RequestHeaders(rfile)
+
         def handle(self) -> None:
             with contextlib.suppress(OSError):
                 self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
