@@ -45,7 +45,9 @@ class Notifier:
     """
 
     def __init__(
-        self, switch: Switch | None = None, live: Publisher | None = None
+        self,
+        switch: Switch | Callable[[], Any] | None = None,
+        live: Publisher | None = None,
     ) -> None:
         self.switch = switch
         self.live = live
@@ -78,8 +80,10 @@ class Notifier:
     def _flush(self, revision_id: int) -> None:
         if self.switch is None:
             return
+        # An ESL gateway, or any plain callable that does the flushing.
+        flush = getattr(self.switch, "xml_flush_cache", self.switch)
         try:
-            self.switch.xml_flush_cache()
+            flush()
         except Exception as exc:  # noqa: BLE001 - the revision stands regardless
             log.warning(
                 "revision %s: the switch's XML cache was not flushed: %s",

@@ -69,3 +69,9 @@ def test_an_unreachable_live_state_is_only_logged(caplog) -> None:
 
     Notifier(live=Down()).published(4, "beheer", "x")
     assert "revision 4 not announced" in caplog.text
+
+
+def test_a_plain_callable_may_do_the_flushing() -> None:
+    calls: list[str] = []
+    Notifier(switch=lambda: calls.append("flush")).published(5, "beheer", "x")
+    assert calls == ["flush"]
