@@ -26,6 +26,8 @@ from gevent.pywsgi import WSGIServer  # noqa: E402
 from orchestrator import live as live_mod  # noqa: E402
 from orchestrator import runtime  # noqa: E402
 from orchestrator import settings as settings_mod  # noqa: E402
+from orchestrator.config import revisions  # noqa: E402
+from orchestrator.config.xml_curl import wsgi_handler_class  # noqa: E402
 from orchestrator.store.db import Store  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -66,11 +68,15 @@ def start(settings: settings_mod.Settings, *, esl: bool = True) -> Running:
         gateway = EslGateway(client)
         client.start()
 
+    # Publishes made anywhere in this process flush the switch (when it has
+    # one) and reach the other processes; theirs reach this one.
+    revisions.install(settings, live, gateway)
     app = create_app(settings, store=store, live=live, gateway=gateway)
     ctx = runtime.Context(settings, store, live, gateway, app)
     server = WSGIServer(
         (settings.http_host, settings.http_port),
         app,
+        handler_class=wsgi_handler_class(),
         log=_AccessLog(),
         error_log=logging.getLogger("orchestrator.serve.wsgi"),
     )
