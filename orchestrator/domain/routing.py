@@ -15,6 +15,7 @@ Names used by the templates and the orchestrator alike are constants here.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -170,7 +171,7 @@ def user_plan(view: Any, user: Any) -> UserPlan:
     route = user_route(
         _Routable(user),
         rules_of(user),
-        {uid: _Routable(u) for uid, u in view.users.items()},
+        _routables(view),
         dnd=user.dnd,
     )
     mailbox = user.mailbox or ""
@@ -236,6 +237,27 @@ class _Routable:
         self.voicemail_enabled = user.voicemail_enabled
         self.ring_seconds = user.ring_seconds
         self.active = user.active
+
+
+# One map per configuration view: building it for every user made
+# rendering a large organisation quadratic. Views are replaced, never
+# changed, so the map stays right for as long as its view lives; views are
+# not hashable, so the map is found by identity and dropped with its view.
+_ROUTABLES: dict[int, dict[Any, _Routable]] = {}
+
+
+def _routables(view: Any) -> dict[Any, _Routable]:
+    key = id(view)
+    routables = _ROUTABLES.get(key)
+    if routables is None:
+        routables = {uid: _Routable(u) for uid, u in view.users.items()}
+        try:
+            weakref.finalize(view, _ROUTABLES.pop, key, None)
+        except TypeError:
+            # Something that cannot be weakly referenced (a test double).
+            return routables
+        _ROUTABLES[key] = routables
+    return routables
 
 
 def _pickup_keys(users: Iterable[Any]) -> tuple[tuple[str, str], ...]:
