@@ -36,8 +36,8 @@ def test_directory_entry_of_a_desk_phone(renderer: Renderer) -> None:
     params = _params(user)
     assert params["password"] and params["vm-password"]
     assert params["vm-enabled"] == "true"
-    assert params["vm-mailto"] == "anna@voorbeeldstad.nl"
-    assert params["vm-attach-file"] == "true"
+    # The orchestrator mails voicemail; the switch must not send a second one.
+    assert "vm-mailto" not in params and "vm-email-all-messages" not in params
     variables = _variables(user)
     assert variables["user_context"] == "default"
     assert variables["effective_caller_id_number"] == "2301"
