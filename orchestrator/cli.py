@@ -65,6 +65,7 @@ def _simulator(p: argparse.ArgumentParser) -> None:
     p.add_argument("--xml-curl", default=None, help="URL of the xml_curl endpoint")
     p.add_argument("--scenario", default=None, help="YAML or JSON scenario file")
     p.add_argument("--speed", type=float, default=1.0, help="virtual clock speed")
+    p.add_argument("--domain", default=None, help="SIP domain (default: sip_domain)")
 
 
 @command("trace", "orchestrator.trace:cli", "show where a call would go")

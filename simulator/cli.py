@@ -35,9 +35,20 @@ def default_xml_curl(config: str | None) -> str:
     return f"http://{current.http_host}:{current.http_port}/freeswitch/xml"
 
 
+def default_domain(config: str | None) -> tuple[str, str]:
+    """The SIP domain and time zone the orchestrator renders for."""
+    from orchestrator import settings
+
+    current = settings.load(config)
+    return current.sip_domain, current.timezone
+
+
 def main(args: argparse.Namespace) -> int:
     """Run until SIGINT/SIGTERM; 2 for unusable arguments."""
-    source = args.xml_curl or default_xml_curl(getattr(args, "config", None))
+    config = getattr(args, "config", None)
+    source = args.xml_curl or default_xml_curl(config)
+    domain, timezone = default_domain(config)
+    domain = getattr(args, "domain", None) or domain
     try:
         fetcher = fetcher_for(source)
         script = load_scenario(args.scenario) if args.scenario else None
@@ -50,7 +61,14 @@ def main(args: argparse.Namespace) -> int:
     if speed <= 0:
         log.error("--speed must be positive, not %s", speed)
         return 2
-    sim = Simulation(xml_fetcher=fetcher, speed=speed, strict=False, keep_events=20_000)
+    sim = Simulation(
+        xml_fetcher=fetcher,
+        speed=speed,
+        domain=domain,
+        timezone=timezone,
+        strict=False,
+        keep_events=20_000,
+    )
     try:
         host, port = sim.start_esl(args.esl_host, args.esl_port, args.password)
     except OSError as error:

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from orchestrator.domain import numbering
 from orchestrator.domain.callerid import name_book
 from orchestrator.domain.routing import CALLER_NAMES_REALM
-from orchestrator.esl.errors import EslError
+from orchestrator.esl.errors import ConnectionLost, EslError, NotConnected
 from orchestrator.esl.gateway import Gateway
 from orchestrator.store import models as m
 from orchestrator.store.db import Store
@@ -74,13 +74,22 @@ class CallerNames:
         """Send what changed since the last sync; the number of commands sent."""
         wanted = name_table(self.store, self.country)
         sent = 0
-        for key in set(self._loaded) - set(wanted):
-            self._api(f"hash delete/{REALM}/{key}")
-            sent += 1
-        for key, name in wanted.items():
-            if self._loaded.get(key) != name:
-                self._api(f"hash insert/{REALM}/{key}/{name}")
+        try:
+            for key in set(self._loaded) - set(wanted):
+                self._api(f"hash delete/{REALM}/{key}")
                 sent += 1
+            for key, name in wanted.items():
+                if self._loaded.get(key) != name:
+                    self._api(f"hash insert/{REALM}/{key}/{name}")
+                    sent += 1
+        except (NotConnected, ConnectionLost) as exc:
+            # One line, not one per number: the resync after the next
+            # connect sends the whole table again.
+            log.warning(
+                "caller names: switch not reachable (%s); sent on reconnect", exc
+            )
+            self._loaded = {}
+            return sent
         self._loaded = wanted
         log.info("caller names: %s numbers known, %s updates sent", len(wanted), sent)
         return sent
@@ -94,6 +103,8 @@ class CallerNames:
     def _api(self, line: str) -> None:
         try:
             reply = self.gateway.api(line)
+        except (NotConnected, ConnectionLost):
+            raise
         except EslError as exc:
             log.warning("caller names: %s failed: %s", line.split("/", 1)[0], exc)
             return
