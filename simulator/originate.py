@@ -40,7 +40,8 @@ Endpoints:
 Variables honoured: ``leg_timeout``, ``leg_delay_start``, ``originate_timeout``,
 ``call_timeout``, ``forked_dial``, ``ignore_early_media``, ``origination_caller_id_name/number``,
 ``origination_uuid``, ``effective_caller_id_name/number``,
-``originate_continue_on_timeout``, ``sip_h_*`` (recorded on the leg),
+``originate_continue_on_timeout``, ``sip_h_*`` (recorded on the leg; a
+sofia leg also takes the calling leg's ``sip_h_*`` first, as mod_sofia does),
 ``hangup_after_bridge``, ``continue_on_fail``, ``park_after_bridge``,
 ``transfer_after_bridge``.
 
@@ -837,6 +838,8 @@ def _make_leg(switch: Switch, plan: LegPlan, a_leg: Channel | None) -> Channel:
     channel.fire("CHANNEL_OUTGOING")
     if sip is not None:
         sip.outbound_create(channel, a_leg, plan.dialed)
+        if a_leg is not None:
+            _copy_sip_headers(a_leg, channel)
     else:
         channel.set_variable("direction", "outbound")
         channel.set_variable("is_outbound", "true")
@@ -1116,6 +1119,19 @@ def _ignore_early_media(a_leg: Channel) -> bool:
 
 
 # ------------------------------------------------------------------ bridge
+
+
+def _copy_sip_headers(a_leg: Channel, channel: Channel) -> None:
+    """mod_sofia's outgoing channel takes the caller's ``sip_h_*`` variables.
+
+    sofia_outgoing_channel transfers them from the originating session
+    before the core applies the dial string's own variables, so a header
+    set in the dial string wins.
+    """
+    for name, value in list(a_leg.variables.items()):
+        if name.startswith("sip_h_") and isinstance(value, str):
+            channel.set_variable(name, value)
+
 
 _DIALSTATUS = {
     "ORIGINATOR_CANCEL": "CANCEL",

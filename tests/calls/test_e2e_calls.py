@@ -245,11 +245,6 @@ def test_blind_transfer_out_presents_the_original_number(sim, features):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the simulator does not yet copy sip_h_* variables of the calling "
-    "leg to the sofia legs it originates, as mod_sofia does",
-)
 def test_blind_transfer_out_names_the_user_in_diversion(sim, features):
     call, anna_leg = answered_call(sim, features)
     outside = sim.mobile("outside", "+31207654321", answers_after=1)

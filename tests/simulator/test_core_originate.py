@@ -125,6 +125,27 @@ def test_failover_tries_the_next_group(switch):
     result.channel.hangup()
 
 
+def test_a_sofia_leg_takes_the_calling_leg_s_sip_headers(switch):
+    trunk = switch.endpoints.gateway("trunk")
+    trunk.default = Behaviour(answer_after=0.2)
+    caller = originate(switch, "sofia/gateway/trunk/0611111111").channel
+    caller.set_variable("sip_h_Diversion", "<sip:+31317492301@pbx.local>")
+    caller.set_variable("sip_h_X-Note", "caller")
+    caller.set_variable("sip_rh_X-Reply", "not a request header")
+
+    result = originate(
+        switch, "{sip_h_X-Note=dial}sofia/gateway/trunk/0622222222", a_leg=caller
+    )
+
+    leg = result.channel
+    assert leg.get_variable("sip_h_Diversion") == "<sip:+31317492301@pbx.local>"
+    # The dial string's own header is applied after mod_sofia's copy.
+    assert leg.get_variable("sip_h_X-Note") == "dial"
+    assert leg.get_variable("sip_rh_X-Reply") is None
+    leg.hangup()
+    caller.hangup()
+
+
 def test_registered_user_answers_through_its_dial_string(switch, recorder):
     switch.add_phone("2001", behaviour=Behaviour(answer_after=0.5))
     assert switch.register("2001")
