@@ -492,7 +492,7 @@ class EslClient:
 
     def _on_event(self, event: Event) -> None:
         # Runs in the receive loop: must never block.
-        if event.headers.get("Event-Name") == "BACKGROUND_JOB":
+        if event.name == "BACKGROUND_JOB":
             job = self._jobs.get(event.job_uuid or "")
             if job is not None:
                 job.set(event.body or "")

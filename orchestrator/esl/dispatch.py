@@ -114,9 +114,7 @@ class Dispatcher:
 
     def dispatch(self, event: Event) -> None:
         """Queue an event on its channel's lane; never blocks."""
-        uuid = event.headers.get("Unique-ID") or NO_CHANNEL
-        if type(uuid) is not str:
-            uuid = uuid[-1]
+        uuid = event.unique_id or NO_CHANNEL
         lane = self._lanes.get(uuid)
         if lane is not None:
             lane.append(event)
@@ -159,12 +157,7 @@ class Dispatcher:
                 self._idle.set()
 
     def _deliver(self, uuid: str, event: Event) -> None:
-        headers = event.headers
-        key = headers.get("Event-Name", "")
-        if key == "CUSTOM":
-            key = headers.get("Event-Subclass") or key
-        elif type(key) is not str:
-            key = event.key
+        key = event.key
         handlers = self._routes.get(key)
         if handlers is None:
             handlers = self._route(key)

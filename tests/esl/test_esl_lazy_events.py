@@ -1,0 +1,79 @@
+"""JSON events are read lazily: every header found without a full decode must
+be exactly what a full decode gives, for every real event the switch sent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from orchestrator.esl.errors import ProtocolError
+from orchestrator.esl.events import decode_json
+
+
+def _real_bodies(captures_dir: Path) -> list[bytes]:
+    bodies = []
+    for path in sorted(captures_dir.glob("*/events.jsonl")):
+        for line in path.read_bytes().splitlines():
+            if line.strip():
+                bodies.append(line.strip())
+    return bodies
+
+
+def test_every_header_of_every_captured_event_reads_as_a_full_decode(
+    captures_dir: Path,
+) -> None:
+    bodies = _real_bodies(captures_dir)
+    assert len(bodies) > 700
+    for body in bodies:
+        whole = json.loads(body)
+        whole.pop("_body", None)
+        for name, value in whole.items():
+            lazy = decode_json(body)
+            assert lazy.get(name) == value, (name, body[:200])
+        assert decode_json(body).get("No-Such-Header") is None
+
+
+def test_routing_headers_do_not_decode_the_whole_event(captures_dir: Path) -> None:
+    body = _real_bodies(captures_dir)[5]
+    event = decode_json(body)
+    event.name, event.unique_id, event.key, event.variable("uuid")
+    assert event._headers is None
+    assert event.headers == {k: v for k, v in json.loads(body).items() if k != "_body"}
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["Event-Name", "Unique-ID", "variable_x", "A", 'B"C']),
+        st.one_of(st.text(max_size=20), st.lists(st.text(max_size=5), max_size=3)),
+        min_size=1,
+    )
+)
+def test_any_values_read_back_as_written(headers: dict) -> None:
+    body = json.dumps(headers, separators=(",", ":"), ensure_ascii=False).encode()
+    for name, value in headers.items():
+        assert decode_json(body).get(name) == value
+
+
+def test_a_repeated_key_reads_as_its_last_value() -> None:
+    body = b'{"Event-Name":"CHANNEL_HANGUP_COMPLETE","Hangup-Cause":"A","Hangup-Cause":"B"}'
+    assert decode_json(body).hangup_cause == "B"
+    assert decode_json(body).headers["Hangup-Cause"] == "B"
+
+
+def test_a_body_is_taken_from_the_object() -> None:
+    event = decode_json(b'{"Event-Name":"BACKGROUND_JOB","_body":"+OK done\\n"}')
+    assert event.name == "BACKGROUND_JOB"
+    assert event.body == "+OK done\n"
+    assert "_body" not in event
+
+
+def test_broken_json_is_a_protocol_error_when_read() -> None:
+    with pytest.raises(ProtocolError):
+        decode_json(b"not json at all")
+    event = decode_json(b'{"Event-Name":"X", broken}')
+    with pytest.raises(ProtocolError):
+        dict(event)
