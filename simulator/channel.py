@@ -326,6 +326,11 @@ class Channel:
         self._break = False
         self._unparked = False
         self._bridge_active = False
+        # The bridge the channel is in: both legs share the token, so the
+        # teardown of an old bridge leaves a leg moved by uuid_bridge alone.
+        self._bridge_token: object | None = None
+        # CF_BROADCAST: a queued command (uuid_broadcast, hold music) runs.
+        self.broadcasting = False
         self._greenlet: gevent.Greenlet | None = None
         self.profile.times.setdefault("created", 0)
 
@@ -1105,6 +1110,22 @@ class Channel:
             self._run_command(command)
 
     def _run_command(self, command: Command) -> None:
+        self.broadcasting = True
+        try:
+            self._run_queued(command)
+        finally:
+            self.broadcasting = False
+
+    def stop_broadcast(self) -> None:
+        """switch_channel_stop_broadcast: break what a broadcast plays.
+
+        Nothing happens when no broadcast runs, so a bridge or a playback
+        of the channel's own is left alone.
+        """
+        if self.broadcasting:
+            self.request_break()
+
+    def _run_queued(self, command: Command) -> None:
         if command.app:
             if command.loops != 1:
                 self.set_variable("current_loop", "1")
@@ -1247,6 +1268,8 @@ class Channel:
             self.set_variable("call_uuid", other.uuid)
         if role == "originatee":
             self._enter(CS_CONSUME_MEDIA)
+            # Out of any bridge it was in: that bridge's end is not ours.
+            self._bridge_token = None
             self.partner = other
             other.poke()
             self._wait(None, lambda: self.hungup or other._bridge_active)
@@ -1286,6 +1309,14 @@ class Channel:
             other._bridge_active = False
             other.request_break()
 
+    def _shares_bridge(self, other: Channel) -> bool:
+        """Still in the same bridge (not moved on by uuid_bridge)."""
+        return (
+            other._bridge_active
+            and self._bridge_token is not None
+            and other._bridge_token is self._bridge_token
+        )
+
     def bridge_wait(self) -> None:
         """Stay bridged until either side leaves (hangup, transfer ...)."""
         self._bridge_active = True
@@ -1293,7 +1324,7 @@ class Channel:
         ended_here = self._bridge_active
         self._bridge_active = False
         partner = self.partner
-        if partner is not None and partner._bridge_active:
+        if partner is not None and self._shares_bridge(partner):
             partner._bridge_active = False
             # Whatever the other leg plays (hold music) ends with the bridge.
             partner.request_break()
@@ -1365,6 +1396,9 @@ def bridge_channels(a: Channel, b: Channel) -> None:
         a.other_profile = b.profile.clone(index=False)
         a.other_profile.logical_direction = "inbound"
     a.set_variable("signal_bond", b.uuid)
+    token = object()
+    a._bridge_token = token
+    b._bridge_token = token
     a.fire(
         "CHANNEL_BRIDGE",
         lead=[("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)],
@@ -1391,18 +1425,29 @@ def leave_bridge(a: Channel, b: Channel) -> None:
 
 
 def unbridge_channels(a: Channel, b: Channel) -> None:
-    """CHANNEL_UNBRIDGE on the A side once the bridge is over."""
+    """CHANNEL_UNBRIDGE on the A side once the bridge is over.
+
+    A B leg that uuid_bridge has meanwhile put in another bridge keeps that
+    bridge: the old one's teardown is about this pair only.
+    """
+    token = a._bridge_token
+    still_ours = token is not None and b._bridge_token is token
     a.set_variable("bridge_to", None)
-    b.set_variable("bridge_to", None)
+    if still_ours:
+        b.set_variable("bridge_to", None)
     a.fire(
         "CHANNEL_UNBRIDGE",
         lead=[("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)],
     )
     a.partner = None
+    a._bridge_active = False
+    a._bridge_token = None
+    if not still_ours:
+        return
     b.partner = None
+    b._bridge_token = None
     # Out of the bridge, the B leg's call is its own again.
     b.set_variable("call_uuid", b.uuid)
-    a._bridge_active = False
     b._bridge_active = False
     b.poke()
 

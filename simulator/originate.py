@@ -1199,9 +1199,8 @@ def _run_bridge(a_leg: Channel, b_leg: Channel) -> bool:
     unbridge_channels(a_leg, b_leg)
     if a_leg.interrupted:
         return False
-    if a_leg.true("hangup_after_bridge"):
-        a_leg.hangup("NORMAL_CLEARING")
-        return False
+    # switch_ivr_multi_threaded_bridge: park_after_bridge first, then
+    # transfer_after_bridge, and only then hangup_after_bridge.
     if a_leg.true("park_after_bridge"):
         a_leg.park()
         return False
@@ -1209,6 +1208,9 @@ def _run_bridge(a_leg: Channel, b_leg: Channel) -> bool:
     if transfer:
         parts = transfer.replace(":", " ").split()
         a_leg.transfer(parts[0], *parts[1:3])
+        return False
+    if a_leg.true("hangup_after_bridge"):
+        a_leg.hangup("NORMAL_CLEARING")
         return False
     return True
 

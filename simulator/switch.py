@@ -634,9 +634,15 @@ class Switch:
         channel = self._need(uuid)
         if not channel.held:
             return
-        partner = channel.partner
+        # switch_ivr_unhold stops the broadcast (the hold music) of the leg
+        # named by signal_bond, which uuid_bridge sets at once; the
+        # partner's bridge goes on.
+        bond = channel.get_variable("signal_bond") or channel.get_variable(
+            "originate_signal_bond"
+        )
+        partner = self.channels.get(bond) if bond else None
         if partner is not None:
-            partner.request_break()
+            partner.stop_broadcast()
             gevent.sleep(0)
         channel.mark_hold(False)
         self._reinvite(channel)

@@ -260,16 +260,6 @@ def test_blind_transfer_out_names_the_user_in_diversion(sim, features):
 # -- attended transfer -------------------------------------------------------------------
 
 
-ATTENDED_PENDING = pytest.mark.xfail(
-    strict=True,
-    reason="simulator gaps: its originate splits arguments with shlex and loses "
-    "the \\, escape in channel variables (switch_separate_string keeps it); "
-    "moving a bridged leg with uuid_bridge lets the old bridge's teardown end "
-    "the new one; and uuid_hold off breaks the partner's bridge where "
-    "FreeSWITCH only stops a broadcast",
-)
-
-
 def consult_bram(sim, features, anna_leg):
     bram = sim.phone("bram", "2302", answers_after=1)
     transfer = features.calls.start_attended("anna", anna_leg, "2302")
@@ -283,7 +273,6 @@ def consult_bram(sim, features, anna_leg):
     return transfer, bram_leg
 
 
-@ATTENDED_PENDING
 def test_attended_transfer_cancel_restores_the_caller(sim, features):
     call, anna_leg = answered_call(sim, features)
 
@@ -305,7 +294,6 @@ def test_attended_transfer_cancel_restores_the_caller(sim, features):
     assert features.calls.transfers.get(anna_leg).state is State.CANCELLED
 
 
-@ATTENDED_PENDING
 def test_attended_transfer_complete_connects_caller_and_colleague(sim, features):
     call, anna_leg = answered_call(sim, features)
     transfer, bram_leg = consult_bram(sim, features, anna_leg)
