@@ -107,6 +107,37 @@ def settings(tmp_path: Path) -> settings_mod.Settings:
     )
 
 
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo organisation, migrated and seeded once per test process.
+
+    A SQLite file to copy, never to change: `demo_store` gives each test a
+    copy of its own.
+    """
+    from orchestrator.store.db import Store
+    from orchestrator.store.seed import seed
+
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    store = Store(f"sqlite:///{path}")
+    store.upgrade()
+    seed(store)
+    store.dispose()
+    return path
+
+
+@pytest.fixture
+def demo_store(settings: settings_mod.Settings, demo_db: Path) -> Iterator[Any]:
+    """The demo organisation in this test's own database (``settings``)."""
+    from orchestrator.store.db import Store
+
+    target = Path(settings.database_url.removeprefix("sqlite:///"))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(demo_db, target)
+    store = Store(settings.database_url)
+    yield store
+    store.dispose()
+
+
 def find_free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -14,7 +14,6 @@ from orchestrator.config import revisions
 from orchestrator.config.render import Renderer
 from orchestrator.config.view import ViewCache
 from orchestrator.store.db import Store
-from orchestrator.store.seed import seed
 
 
 def _template(factory: pytest.TempPathFactory, name: str) -> tuple[Path, Store]:
@@ -27,14 +26,6 @@ def _template(factory: pytest.TempPathFactory, name: str) -> tuple[Path, Store]:
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path, store = _template(tmp_path_factory, "config-empty")
-    store.dispose()
-    return path
-
-
-@pytest.fixture(scope="session")
-def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path, store = _template(tmp_path_factory, "config-demo")
-    seed(store)
     store.dispose()
     return path
 
@@ -61,15 +52,6 @@ def empty_store(
     settings: settings_mod.Settings, migrated_template: Path
 ) -> Iterator[Store]:
     store = _copy(migrated_template, settings)
-    yield store
-    store.dispose()
-
-
-@pytest.fixture
-def demo_store(
-    settings: settings_mod.Settings, seeded_template: Path
-) -> Iterator[Store]:
-    store = _copy(seeded_template, settings)
     yield store
     store.dispose()
 

@@ -14,18 +14,6 @@ from orchestrator.config.notifier import Notifier
 from orchestrator.store.db import Store
 
 
-@pytest.fixture(scope="session")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from orchestrator.store.seed import seed
-
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    store = Store(f"sqlite:///{path}")
-    store.upgrade()
-    seed(store)
-    store.dispose()
-    return path
-
-
 @pytest.fixture
 def demo_settings(settings: settings_mod.Settings) -> settings_mod.Settings:
     return settings

@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,7 +12,6 @@ from sqlalchemy import select
 
 from orchestrator.store import models as m
 from orchestrator.store.db import Store
-from orchestrator.store.seed import seed
 from orchestrator.trace import Trace, TraceError, Tracer, cli, parse_at
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -30,22 +26,9 @@ BURGERZAKEN = "0317492800"
 CALLER = "0201234567"
 
 
-@pytest.fixture(scope="session")
-def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("trace-db") / "demo.db"
-    store = Store(f"sqlite:///{path}")
-    store.upgrade()
-    seed(store)
-    store.dispose()
-    return path
-
-
 @pytest.fixture
-def store(settings, demo_template) -> Iterator[Store]:
-    shutil.copy(demo_template, settings.database_url.removeprefix("sqlite:///"))
-    store = Store(settings.database_url)
-    yield store
-    store.dispose()
+def store(demo_store) -> Store:
+    return demo_store
 
 
 @pytest.fixture
