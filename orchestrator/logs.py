@@ -12,3 +12,6 @@ def setup_logging(level: int = logging.INFO) -> None:
     if not root.handlers:
         logging.basicConfig(level=level, format=FORMAT)
     root.setLevel(level)
+    # Alembic announces every plugin and step at INFO; only say what it did
+    # wrong unless debugging.
+    logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
