@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 import jinja2
+from sqlalchemy.exc import DBAPIError
 
 from orchestrator import settings as settings_mod
 from orchestrator.config.view import (
@@ -260,6 +261,13 @@ def cli(args: argparse.Namespace) -> int:
         xml = render_for_cli(renderer, args.section, list(args.args))
     except RenderError as exc:
         print(f"schakel render: {exc}", file=sys.stderr)
+        return 2
+    except DBAPIError as exc:
+        print(
+            f"schakel render: the store at {store.engine.url!r} cannot be read "
+            f"({exc.orig}); run 'schakel db upgrade' and 'schakel seed' first",
+            file=sys.stderr,
+        )
         return 2
     finally:
         store.dispose()

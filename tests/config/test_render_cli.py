@@ -67,3 +67,12 @@ def test_unknown_things_exit_non_zero_with_a_message(
     assert code != 0
     assert out == ""
     assert message in err
+
+
+def test_a_store_that_was_never_set_up_says_what_to_run(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "schakel.toml"
+    path.write_text(f'database_url = "sqlite:///{tmp_path / "empty.db"}"\n')
+    code, out, err = _run(str(path), capsys, "dialplan", "public", "0317492345")
+    assert code == 2
+    assert out == ""
+    assert "schakel db upgrade" in err and "Traceback" not in err
