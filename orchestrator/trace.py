@@ -352,11 +352,15 @@ class Tracer:
             return False
         # Groups ring one after the other, the legs of a group together.
         seconds = sum(max((leg["timeout_s"] or 0) for leg in group) for group in groups)
+        cause = unanswered_cause(dial, call)
         trace.add(
-            "no-answer", f"if nobody answers within {seconds} s:", timeout_s=seconds
+            "no-answer",
+            f"if nobody answers within {seconds} s ({cause}):",
+            timeout_s=seconds,
+            cause=cause,
         )
-        call.set_variable("originate_disposition", "NO_ANSWER")
-        call.set_variable("DIALSTATUS", "NOANSWER")
+        call.set_variable("originate_disposition", cause)
+        call.set_variable("DIALSTATUS", "NOANSWER" if cause == "NO_ANSWER" else cause)
         return True
 
     def _leg(
@@ -556,3 +560,32 @@ def cli(args: argparse.Namespace) -> int:
     else:
         print("\n".join(render_text(result)))
     return 0
+
+
+def unanswered_cause(dial: Any, call: SimpleCall) -> str:
+    """The cause an unanswered bridge of ``dial`` ends with, as the switch
+    gives it.
+
+    A dial string of one ``user/`` leg rings through the user endpoint's own
+    blocking originate: NO_ANSWER. Otherwise the last group decides: a leg
+    that runs out of its ``leg_timeout`` before the group's limit ends
+    ALLOTTED_TIMEOUT, the group's limit (``originate_timeout``, else the
+    call's ``call_timeout``, else 60 s) ends the legs NO_ANSWER.
+    """
+    groups = dial.groups
+    if len(groups) == 1 and len(groups[0]) == 1:
+        if groups[0][0].target.startswith("user/"):
+            return "NO_ANSWER"
+    first = groups[-1][0]
+    variables = {**dial.variables, **first.variables}
+    limit = _seconds(variables.get("originate_timeout"))
+    if limit is None:
+        limit = _seconds(call.get_variable("call_timeout")) or 60
+    own = _seconds(variables.get("leg_timeout"))
+    if own is not None and own < limit:
+        return "ALLOTTED_TIMEOUT"
+    return "NO_ANSWER"
+
+
+def _seconds(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() and int(text) > 0 else None

@@ -12,7 +12,16 @@ from sqlalchemy import select
 
 from orchestrator.store import models as m
 from orchestrator.store.db import Store
-from orchestrator.trace import Trace, TraceError, Tracer, cli, parse_at
+from orchestrator.trace import (
+    Trace,
+    TraceError,
+    Tracer,
+    cli,
+    parse_at,
+    unanswered_cause,
+)
+from simulator.dialplan import SimpleCall
+from simulator.originate import parse_dial_string
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 # A Thursday: the offices are open from 08:30 to 17:00.
@@ -102,6 +111,8 @@ def test_colleague_not_answering_goes_to_voicemail(tracer):
     ]
     assert ring.details["groups"][0][0]["timeout_s"] == 20
     assert ring.details["caller_id"]["number"] == "2302"
+    # Two legs: each runs out of its own leg_timeout (ALLOTTED_TIMEOUT).
+    assert step(trace, "no-answer").details["cause"] == "ALLOTTED_TIMEOUT"
     assert trace.outcome == "voicemail"
     assert step(trace, "voicemail").details["box"] == "2303"
 
@@ -188,3 +199,26 @@ def test_command_line_text_and_errors(settings, store, tmp_path, capsys):
     args.caller = "x-unknown"
     assert cli(args) == 2
     assert "neither a user nor a telephone number" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("dial", "call_timeout", "cause"),
+    [
+        # The user endpoint's own originate: NO_ANSWER (capture 04).
+        ("[leg_timeout=20]user/2303@pbx.local", None, "NO_ANSWER"),
+        ("[leg_timeout=20]user/2303@pbx.local,user/2303-app@pbx.local", None,
+         "ALLOTTED_TIMEOUT"),
+        ("{leg_timeout=20}sofia/gateway/trunk/0612345678", None, "ALLOTTED_TIMEOUT"),
+        # The group's limit comes first (or at the same time): NO_ANSWER.
+        ("{originate_timeout=10,leg_timeout=20}user/1,user/2", None, "NO_ANSWER"),
+        ("[leg_timeout=30]user/1,user/2", "30", "NO_ANSWER"),
+        ("user/1,user/2", None, "NO_ANSWER"),
+        # Only the last group of a failover decides.
+        ("[leg_timeout=5]user/1,user/2|user/3,user/4", None, "NO_ANSWER"),
+    ],
+)  # fmt: skip
+def testunanswered_cause_is_the_switch_s(dial, call_timeout, cause):
+    call = SimpleCall("2303", "0201234567", variables={})
+    if call_timeout:
+        call.set_variable("call_timeout", call_timeout)
+    assert unanswered_cause(parse_dial_string(dial), call) == cause
