@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import gevent.event
 import pytest
 from sqlalchemy import select
 
@@ -111,6 +112,39 @@ class Published:
         return found
 
 
+class Delivered:
+    """Events of the switch once the orchestrator's handlers have had them.
+
+    Subscribed after the features' own handlers, this one gets each event
+    of a channel after them (a channel's events go to its handlers in
+    order), so an event seen here has been acted on.
+    """
+
+    def __init__(self, features: Features, names: tuple[str, ...]) -> None:
+        self.seen: list[tuple[str, str | None]] = []
+        self._arrived = gevent.event.Event()
+        self.subscription = features.gateway.subscribe(self._handle, names)
+
+    def _handle(self, event: Any) -> None:
+        self.seen.append((event.name, event.unique_id))
+        self._arrived.set()
+
+    def wait(self, name: str, uuid: str, within: float = 5) -> None:
+        """Until ``name`` of channel ``uuid`` was handled (``within`` bounds
+        a failing test, it is no synchronisation)."""
+        with gevent.Timeout(within, AssertionError(f"no {name} of {uuid}")):
+            while (name, uuid) not in self.seen:
+                self._arrived.clear()
+                self._arrived.wait()
+
+
+@pytest.fixture
+def delivered(features: Features) -> Iterator[Delivered]:
+    found = Delivered(features, ("CHANNEL_HOLD", "CHANNEL_UNHOLD"))
+    yield found
+    found.subscription.cancel()
+
+
 def settle(features: Features) -> None:
     """Let the client deliver what the switch sent so far."""
     gevent.sleep(0.05)
@@ -202,19 +236,19 @@ def _email(store: Store, username: str) -> str:
 # -- hold ----------------------------------------------------------------------------
 
 
-def test_hold_plays_music_to_the_caller_then_unhold(sim, features):
+def test_hold_plays_music_to_the_caller_then_unhold(sim, features, delivered):
     call, anna_leg = answered_call(sim, features)
 
     features.calls.hold("anna", anna_leg)
 
     call.expect_event("PLAYBACK_START", within=5)
     assert playback_started(sim, call.uuid) == [MOH]
-    settle(features)
+    delivered.wait("CHANNEL_HOLD", anna_leg)
     assert features.calls.legs.get(anna_leg).state == "held"
 
     features.calls.unhold("anna", anna_leg)
     call.expect_event("PLAYBACK_STOP", within=5)
-    settle(features)
+    delivered.wait("CHANNEL_UNHOLD", anna_leg)
     assert features.calls.legs.get(anna_leg).state == "active"
 
 
