@@ -38,6 +38,7 @@ def _demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--no-traffic", action="store_true", help="no background calls")
+    p.add_argument("--scenario", default=None, help="also play this scenario file")
 
 
 @command("db", "orchestrator.store.db:cli", "database maintenance")

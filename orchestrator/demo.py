@@ -124,6 +124,11 @@ def main(args: argparse.Namespace) -> int:
     if not args.no_traffic:
         traffic = DemoTraffic(sim, _destinations(store))
         workers.append(gevent.spawn(traffic.run, stop))
+    if args.scenario:
+        from simulator.scenario import load_scenario, run_scenario
+
+        workers.extend(run_scenario(sim, load_scenario(args.scenario)))
+        log.info("playing scenario %s", args.scenario)
 
     _print_welcome(url, phones)
     for signum in (signal.SIGTERM, signal.SIGINT):
