@@ -122,3 +122,9 @@ def test_the_example_scenario_is_valid():
     script = load_scenario(ROOT / "scripts" / "scenarios" / "demo-morning.yaml")
     assert {p.kind for p in script.parties} == {"agent", "phone", "mobile"}
     assert script.calls[3].every == 45 and script.calls[3].count == 10
+
+
+def test_the_tour_scenario_is_valid():
+    script = load_scenario(ROOT / "scripts" / "scenarios" / "tour.yaml")
+    assert [c.destination for c in script.calls] == ["0317492800", "0317492311"]
+    assert all(c.count == 0 and c.every for c in script.calls)
