@@ -427,6 +427,9 @@ class HuntGroup(ConfigBase):
     caller_id_number: Mapped[str | None] = mapped_column(String(16))
     # Shown to members before the caller's name, e.g. "Burgerzaken".
     display_prefix: Mapped[str | None] = mapped_column(String(40))
+    # Where messages left in the group's voicemail box (its extension) are
+    # mailed; without one each member with an address gets them.
+    email: Mapped[str | None] = mapped_column(String(200))
 
     members: Mapped[list[HuntGroupMember]] = relationship(
         back_populates="group",
@@ -866,6 +869,11 @@ class VoicemailMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    # A message left in a hunt group's box: one row per member, each with
+    # the group, so every member sees it and the group's mail goes once.
+    hunt_group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("hunt_groups.id", ondelete="SET NULL"), index=True
     )
     call_uuid: Mapped[str | None] = mapped_column(String(64))
     caller_number: Mapped[str | None] = mapped_column(String(32))
