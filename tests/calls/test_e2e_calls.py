@@ -8,7 +8,6 @@ callers come in over the trunk.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,24 +37,9 @@ ANNA_DID = "0317492301"
 MOH = "local_stream://moh"
 
 
-@pytest.fixture(scope="session")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from orchestrator.store.seed import seed
-
-    path = tmp_path_factory.mktemp("calls-demo") / "demo.db"
-    store = Store(f"sqlite:///{path}")
-    store.upgrade()
-    seed(store)
-    store.dispose()
-    return path
-
-
 @pytest.fixture
-def store(demo_db: Path, settings) -> Iterator[Store]:
-    shutil.copyfile(demo_db, settings.database_url.removeprefix("sqlite:///"))
-    store = Store(settings.database_url)
-    yield store
-    store.dispose()
+def store(demo_store: Store) -> Store:
+    return demo_store
 
 
 @pytest.fixture
