@@ -7,6 +7,11 @@ record writer, so a store outage loses nothing), counts the call as missed
 in the user's call list, and mails the message with its audio attached.
 Messages not yet mailed are retried until the mail server takes them.
 
+A hunt group's box (its extension) is shared: a message left there is kept
+once for each member, with the group, so it shows in every member's list;
+it is mailed once to the group's address, or else to each member who has
+one.
+
 The switch keeps its own index of a box (for the phone's message lamp and
 the voicemail menu); marking a message heard or deleting it here tells the
 switch too (``vm_read``, ``vm_delete``), keyed by the message UUID the
@@ -39,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from orchestrator.calls import legs
@@ -128,15 +133,30 @@ class VoicemailItem:
     caller_name: str | None = None
 
     def apply(self, session: Session) -> None:
+        group = find_group_box(session, self.box)
+        if group is not None:
+            members = sorted(group.members, key=lambda member: member.position)
+            for member in members:
+                self._keep(session, member.user_id, group.id)
+            log.info(
+                "voicemail %s in the box of hunt group %s for %d members",
+                self.call_uuid,
+                group.name,
+                len(members),
+            )
+            return
         user = find_user(session, self.box)
         if user is None:
             log.warning(
                 "voicemail %s for unknown box %r not kept", self.call_uuid, self.box
             )
             return
+        self._keep(session, user.id, None)
+
+    def _keep(self, session: Session, user_id: int, group_id: int | None) -> None:
         exists = session.scalar(
             select(m.VoicemailMessage.id).where(
-                m.VoicemailMessage.user_id == user.id,
+                m.VoicemailMessage.user_id == user_id,
                 m.VoicemailMessage.call_uuid == self.call_uuid,
                 m.VoicemailMessage.path == self.path,
             )
@@ -144,7 +164,8 @@ class VoicemailItem:
         if exists is None:
             session.add(
                 m.VoicemailMessage(
-                    user_id=user.id,
+                    user_id=user_id,
+                    hunt_group_id=group_id,
                     call_uuid=self.call_uuid,
                     caller_number=self.caller_number,
                     caller_name=self.caller_name,
@@ -195,6 +216,19 @@ class MessageView:
             "heard": self.heard,
             "emailed": self.emailed,
         }
+
+
+def find_group_box(session: Session, box: str) -> m.HuntGroup | None:
+    """The hunt group whose voicemail box ``box`` is (its extension).
+
+    A phone registered as the same id keeps it, as the directory does.
+    """
+    if not box:
+        return None
+    phone = session.scalar(select(m.Device.id).where(m.Device.sip_user == box))
+    if phone is not None:
+        return None
+    return session.scalar(select(m.HuntGroup).where(m.HuntGroup.extension == box))
 
 
 def item_of(event: Event) -> VoicemailItem | None:
@@ -311,34 +345,46 @@ class VoicemailService:
             return sent
 
     def _unmailed(self) -> list[int]:
+        message = m.VoicemailMessage
+        own = and_(
+            message.hunt_group_id.is_(None),
+            m.User.voicemail_to_email.is_(True),
+            m.User.email.is_not(None),
+        )
+        # A group's message goes to the group's address, else to each
+        # member who has one.
+        of_group = and_(
+            message.hunt_group_id.is_not(None),
+            or_(m.HuntGroup.email.is_not(None), m.User.email.is_not(None)),
+        )
         with self.store.session() as session:
             rows = session.scalars(
-                select(m.VoicemailMessage.id)
-                .join(m.User, m.User.id == m.VoicemailMessage.user_id)
-                .where(
-                    m.VoicemailMessage.emailed.is_(False),
-                    m.User.voicemail_to_email.is_(True),
-                    m.User.email.is_not(None),
-                )
-                .order_by(m.VoicemailMessage.id)
+                select(message.id)
+                .join(m.User, m.User.id == message.user_id)
+                .outerjoin(m.HuntGroup, m.HuntGroup.id == message.hunt_group_id)
+                .where(message.emailed.is_(False), or_(own, of_group))
+                .order_by(message.id)
             )
             return list(rows)
 
     def _mail_one(self, message_id: int) -> bool:
         with self.store.session() as session:
             row = session.get(m.VoicemailMessage, message_id)
-            user = session.get(m.User, row.user_id) if row is not None else None
-            if row is None or user is None or not user.email:
+            if row is None or row.emailed:
                 return False
+            recipient = _recipient(session, row)
+            if recipient is None:
+                return False
+            to, name, language = recipient
             audio = self._read_audio(row.path)
             age = self._clock() - _aware(row.created_at).timestamp()
             if audio is None and age < AUDIO_GRACE_S:
                 log.info("voicemail %s: audio not there yet, mail later", row.call_uuid)
                 return False
             notice = VoicemailNotice(
-                to=user.email,
-                user_name=user.name,
-                language=user.language,
+                to=to,
+                user_name=name,
+                language=language,
                 caller_number=row.caller_number,
                 caller_name=row.caller_name,
                 received_at=_aware(row.created_at),
@@ -354,20 +400,18 @@ class VoicemailService:
             except MailRefused as exc:
                 # Retrying cannot help; the message stays in the user's list.
                 log.error(
-                    "voicemail %s: mail to %s refused: %s",
-                    row.call_uuid,
-                    user.email,
-                    exc,
+                    "voicemail %s: mail to %s refused: %s", row.call_uuid, to, exc
                 )
                 session.add(
                     m.EventLog(
                         kind="voicemail.mail_refused",
                         call_uuid=row.call_uuid,
-                        user_id=user.id,
+                        user_id=row.user_id,
                         data={"reason": str(exc)},
                     )
                 )
-            row.emailed = True
+            for mailed in _mailed_with(session, row, to):
+                mailed.emailed = True
             return True
 
     def start(self) -> None:
@@ -439,8 +483,18 @@ class VoicemailService:
         with self.store.session() as session:
             row = self._own(session, user_id, message_id)
             box, domain = self._box_of(session, row)
-            self._tell_switch(f"vm_delete {box}@{domain} {row.call_uuid}")
-            local = self.local_path(row.path)
+            # A group message is each member's copy of one recording: the
+            # switch and the file keep it until the last copy goes.
+            shared = session.scalar(
+                select(m.VoicemailMessage.id).where(
+                    m.VoicemailMessage.path == row.path,
+                    m.VoicemailMessage.id != row.id,
+                )
+            )
+            local = None
+            if shared is None:
+                self._tell_switch(f"vm_delete {box}@{domain} {row.call_uuid}")
+                local = self.local_path(row.path)
             session.delete(row)
         if local is not None:
             local.unlink(missing_ok=True)
@@ -570,6 +624,49 @@ def check_greeting(data: bytes) -> None:
         ) from exc
     if frames == 0 or rate == 0:
         raise GreetingInvalid("the greeting is empty")
+
+
+def _recipient(
+    session: Session, row: m.VoicemailMessage
+) -> tuple[str, str, str] | None:
+    """(address, name, language) the message is mailed to, if anywhere."""
+    user = session.get(m.User, row.user_id)
+    group = (
+        session.get(m.HuntGroup, row.hunt_group_id)
+        if row.hunt_group_id is not None
+        else None
+    )
+    if group is not None and group.email:
+        # One mail for the group, in Dutch: it goes to a shared address.
+        return group.email, group.name, "nl"
+    if user is None or not user.email:
+        return None
+    if group is None and not user.voicemail_to_email:
+        return None
+    return user.email, user.name, user.language or "nl"
+
+
+def _mailed_with(
+    session: Session, row: m.VoicemailMessage, to: str
+) -> list[m.VoicemailMessage]:
+    """The rows one mail to ``to`` covers: the members' copies of a group
+    message all went with the group's mail."""
+    group = (
+        session.get(m.HuntGroup, row.hunt_group_id)
+        if row.hunt_group_id is not None
+        else None
+    )
+    if group is None or group.email != to:
+        return [row]
+    return list(
+        session.scalars(
+            select(m.VoicemailMessage).where(
+                m.VoicemailMessage.hunt_group_id == group.id,
+                m.VoicemailMessage.call_uuid == row.call_uuid,
+                m.VoicemailMessage.path == row.path,
+            )
+        )
+    )
 
 
 def _aware(value: dt.datetime) -> dt.datetime:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+import secrets
 import sys
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
@@ -28,6 +29,7 @@ from orchestrator.config.view import (
     CONTEXTS,
     ConfigView,
     DirectoryEntry,
+    HuntGroupView,
     Route,
     UserView,
     ViewCache,
@@ -124,26 +126,40 @@ class Renderer:
     def render_whole_directory(self) -> str:
         """Every directory user in one document (for checks, never the switch)."""
         view = self.views.current()
-        return self._directory_document(view, list(view.directory.values()), None)
+        return self._directory_document(
+            view,
+            list(view.directory.values()),
+            None,
+            list(view.group_boxes.values()),
+        )
 
     def _directory(
         self, view: ConfigView, user: str | None, purpose: str | None
     ) -> str | None:
         entries = []
+        boxes = []
         if user:
             entry = view.directory.get(user)
-            if entry is None:
+            box = view.group_boxes.get(user)
+            if entry is None and box is None:
                 return None
-            entries.append(entry)
-        return self._directory_document(view, entries, purpose)
+            entries.extend([entry] if entry is not None else [])
+            boxes.extend([box] if box is not None else [])
+        return self._directory_document(view, entries, purpose, boxes)
 
     def _directory_document(
-        self, view: ConfigView, entries: list[DirectoryEntry], purpose: str | None
+        self,
+        view: ConfigView,
+        entries: list[DirectoryEntry],
+        purpose: str | None,
+        boxes: list[HuntGroupView] | None = None,
     ) -> str:
         return self.env.get_template(DIRECTORY_TEMPLATE).render(
             view=view,
             domain=view.domain,
             entries=entries,
+            boxes=boxes or [],
+            box_password=secrets.token_hex(32),
             purpose=purpose,
             cache_ms=self.settings.directory_cache_ms,
             rights_variable=RIGHTS_VARIABLE,
@@ -158,7 +174,7 @@ class Renderer:
         """
         view = self.views.current()
         count = 0
-        for user in view.directory:
+        for user in [*view.directory, *view.group_boxes]:
             self.render_directory(view.domain, user)
             count += 1
         for context, routes in view.routes.items():

@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 # Target types the orchestrator takes over: the dialplan parks the call.
 PARKED_TARGETS = frozenset({"queue", "ivr", "oncall", "vm_or_queue"})
+# A hunt group with one of these fallbacks takes messages in a box of its own.
+GROUP_BOX_FALLBACKS = frozenset({"vm_or_queue"})
 CONTEXTS = ("public", "default", "targets")
 # How many dialled strings a view remembers the route of.
 FOUND_LIMIT = 100_000
@@ -161,6 +163,15 @@ class HuntGroupView:
     caller_id_number: str | None
     display_prefix: str | None
     members: tuple[MemberView, ...]
+    email: str | None = None
+
+    @property
+    def mailbox(self) -> str | None:
+        """The group's voicemail box: its extension, when a fallback records
+        messages in it."""
+        if self.fallback is not None and self.fallback.kind in GROUP_BOX_FALLBACKS:
+            return self.extension
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,6 +330,8 @@ class ConfigView:
     devices: dict[str, DeviceView]
     directory: dict[str, DirectoryEntry]
     hunt_groups: dict[int, HuntGroupView]
+    # Hunt groups' voicemail boxes by box id (the group's extension).
+    group_boxes: dict[str, HuntGroupView]
     queues: dict[int, QueueView]
     menus: dict[int, MenuView]
     oncall_groups: dict[int, OnCallView]
@@ -434,6 +447,7 @@ def build(session: Session, settings: Settings, revision_id: int | None) -> Conf
         devices={},
         directory={},
         hunt_groups=_hunt_groups(session, users),
+        group_boxes={},
         queues=_queues(session, users, settings.sip_domain),
         menus=_menus(session),
         oncall_groups=_oncall_groups(session, users),
@@ -560,6 +574,7 @@ def _hunt_groups(
             g.caller_id_number,
             g.display_prefix,
             _members(g.members, users),
+            g.email,
         )
         for g in session.scalars(
             select(m.HuntGroup)
@@ -669,6 +684,12 @@ def _index_directory(view: ConfigView, loose: list[DeviceView]) -> None:
     for device in loose:
         view.devices[device.sip_user] = device
         view.directory[device.sip_user] = _entry(view, device, None)
+    for group in view.hunt_groups.values():
+        box = group.mailbox
+        # A phone registered as the same id keeps it (validation refuses
+        # the clash; an unpublished one must not take over a phone).
+        if box and box not in view.directory:
+            view.group_boxes[box] = group
 
 
 def _entry(

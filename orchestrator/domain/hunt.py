@@ -85,6 +85,7 @@ class _Group(Protocol):
     fallback_type: str | None
     fallback_id: int | None
     fallback_number: str | None
+    extension: str | None
 
 
 @dataclass(frozen=True)
@@ -274,6 +275,14 @@ def check_group(group: _Group, *, known: Mapping[str, Iterable[int]]) -> None:
     if group.fallback_id not in set(known.get(kind, ())):
         raise HuntGroupError(
             "fallback_id", f"the fallback {kind.replace('_', ' ')} does not exist"
+        )
+    if group.fallback_type == "vm_or_queue" and not group.extension:
+        # The voicemail choice records in the group's own box.
+        raise HuntGroupError(
+            "extension",
+            f"hunt group {group.name!r} needs an extension: the voicemail of "
+            "its fallback 'voicemail or contact centre' is kept in a box with "
+            "the group's extension",
         )
 
 

@@ -279,7 +279,8 @@ def group_plan(view: Any, group: Any) -> GroupPlan:
         {m.user.id: [d.sip_user for d in m.user.devices] for m in group.members},
         dnd={m.user.id: m.user.dnd for m in group.members},
     )
-    plan: HuntPlan = hunt_plan(_GroupSettings(group), members)
+    # The "voicemail or contact centre" choice records in the group's box.
+    plan: HuntPlan = hunt_plan(_GroupSettings(group), members, mailbox=group.mailbox)
     rotations = tuple(
         dialstring.hunt_dial_string(steps, view.domain) for steps in plan.rotations
     )
@@ -314,6 +315,7 @@ class _GroupSettings:
         self.fallback_type = ref.kind if ref else None
         self.fallback_id = ref.id if ref else None
         self.fallback_number = ref.number if ref else None
+        self.extension = group.extension
 
 
 def prompt(announcements: Mapping[int, Any], name: str) -> str:

@@ -220,7 +220,8 @@ def test_callcenter_configuration_lists_queues_agents_and_tiers(
 def test_warm_renders_every_answer_of_the_revision(renderer: Renderer) -> None:
     view = renderer.views.current()
     count = renderer.warm()
-    assert count == len(view.directory) + sum(len(r) for r in view.routes.values())
+    answers = len(view.directory) + len(view.group_boxes)
+    assert count == answers + sum(len(r) for r in view.routes.values())
     cached = dict(view.rendered)
     assert (
         renderer.render_directory("pbx.local", "2301") is cached[("directory", "2301")]
