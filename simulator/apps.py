@@ -45,6 +45,7 @@ from simulator.channel import str2cause
 from simulator.dialplan import ExpansionScope, expand_variables, is_true, regex_perform
 from simulator.events import CallSite, Event, stamp
 from simulator.headers import channel_event
+from simulator.xfer import app_att_xfer, app_bind_meta_app, app_execute_extension
 from simulator.xmlcurl import (
     DirectoryUser,
     XmlCurlError,
@@ -57,6 +58,7 @@ from simulator.xmlcurl import (
 
 if TYPE_CHECKING:
     from simulator.channel import Channel
+    from simulator.session import Router
     from simulator.switch import Switch
 
 log = logging.getLogger(__name__)
@@ -275,6 +277,9 @@ class Applications:
         self.speech: dict[str, Speech] = {}
         self.pickups = switch.pickups
         self.hashes = HashStore()
+        # The switch's router (execute_extension hunts with it); set by
+        # Router.install.
+        self.router: Router | None = None
 
     # -- registry --------------------------------------------------------
 
@@ -1929,4 +1934,7 @@ DEFAULT_APPS: tuple[AppSpec, ...] = (
     AppSpec("voicemail", app_voicemail),
     AppSpec("callcenter", app_callcenter),
     AppSpec("callcenter_track", app_callcenter_track, nomedia=True),
+    AppSpec("bind_meta_app", app_bind_meta_app, nomedia=True),
+    AppSpec("execute_extension", app_execute_extension, nomedia=True),
+    AppSpec("att_xfer", app_att_xfer),
 )

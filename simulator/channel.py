@@ -251,6 +251,8 @@ class Command:
     loops: int = 1
     app_uuid: str | None = None
     hangup_after: bool = False
+    # "hold-bleg": the partner hears hold music while the application runs.
+    hold_partner: bool = False
 
 
 Driver = Callable[[], None]
@@ -299,6 +301,13 @@ class Channel:
         self.held = False
         self.dtmf_queue: gevent.queue.Queue[str] = gevent.queue.Queue()
         self.dtmf_log: list[str] = []
+        # Session DTMF hooks (bind_meta_app, att_xfer's keys): called with
+        # (channel, digit, direction) where direction is "recv" for a digit
+        # of this leg's phone and "send" for one its bridged partner sends
+        # it; True swallows the digit.
+        self.dtmf_hooks: list[Callable[[Channel, str, str], bool]] = []
+        # CF_INNER_BRIDGE: in att_xfer's consultation (meta keys ignored).
+        self.inner_bridge = False
         self.app_log: list[tuple[str, str]] = []
         self.presence = True
         self.show_profile = True
@@ -1071,7 +1080,18 @@ class Channel:
                     ("DTMF-Source", "RTP"),
                 ],
             )
-            self.dtmf_queue.put(digit)
+            if not self._hooked_dtmf(digit):
+                self.dtmf_queue.put(digit)
+
+    def _hooked_dtmf(self, digit: str) -> bool:
+        """The recv hooks of this leg, then the send hooks of its partner."""
+        for hook in list(self.dtmf_hooks):
+            if hook(self, digit, "recv"):
+                return True
+        partner = self.partner
+        if partner is None or partner.partner is not self:
+            return False
+        return any(hook(partner, digit, "send") for hook in list(partner.dtmf_hooks))
 
     # ------------------------------------------------------------- recording
 
@@ -1133,7 +1153,14 @@ class Channel:
             elif any(k == "event-lock" for k, _ in command.headers):
                 self.set_variable("current_loop", "1")
                 self.set_variable("total_loops", "1")
+            partner = self.partner if command.hold_partner else None
+            if partner is not None:
+                # switch_channel_get_hold_music_partner first, then our own.
+                holder = partner if partner.get_variable("hold_music") else self
+                self.switch.play_hold_music(holder, partner)
             self.switch.run_app(self, command.app, command.arg, command.app_uuid)
+            if partner is not None:
+                partner.stop_broadcast()
             self.set_variable("current_loop", None)
             self.set_variable("total_loops", None)
         self._fire_private_command(command)
@@ -1282,7 +1309,17 @@ class Channel:
             if other.hungup:
                 self.bridge_hangup_cause = other.hangup_cause or "NORMAL_CLEARING"
             return
-        self._wait(None, lambda: self.hungup or other.hungup or other.partner is self)
+        # The second leg has joined once it names us as its partner and has
+        # left any bridge it was in (a partner left over from an old bridge
+        # of the two, as after att_xfer, does not count).
+        self._wait(
+            None,
+            lambda: (
+                self.hungup
+                or other.hungup
+                or (other.partner is self and other._bridge_token is None)
+            ),
+        )
         if self.hungup or other.hungup:
             return
         bridge_channels(self, other)

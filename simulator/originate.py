@@ -1182,7 +1182,7 @@ def _answer_a_leg(a_leg: Channel, b_leg: Channel) -> None:
 
 
 def _run_bridge(a_leg: Channel, b_leg: Channel) -> bool:
-    b_leg.set_driver(lambda: _b_leg_bridged(b_leg, a_leg))
+    b_leg.set_driver(lambda: b_leg_bridged(b_leg, a_leg))
     # The originator's profile as the B leg knows it is taken again now
     # that the A leg has its callee id.
     b_leg.other_profile = a_leg.profile.clone(keep_times=False, index=False)
@@ -1215,7 +1215,7 @@ def _run_bridge(a_leg: Channel, b_leg: Channel) -> bool:
     return True
 
 
-def _b_leg_bridged(b_leg: Channel, a_leg: Channel) -> None:
+def b_leg_bridged(b_leg: Channel, a_leg: Channel) -> None:
     """The B leg's session while bridged (CS_EXCHANGE_MEDIA)."""
     b_leg._wait(None, lambda: b_leg.hungup or a_leg._bridge_active or a_leg.hungup)
     if b_leg.hungup:

@@ -108,6 +108,7 @@ class Router:
     def install(self) -> None:
         """Become ``switch.router`` (and install the applications)."""
         self.apps.install()
+        self.apps.router = self
         self.switch.router = self.route
 
     # -- routing ---------------------------------------------------------

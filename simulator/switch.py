@@ -607,27 +607,31 @@ class Switch:
         channel.mark_hold(True)
         partner = channel.partner
         if partner is not None:
-            music = channel.get_variable("hold_music") or self.global_vars.get(
-                "hold_music", "local_stream://moh"
-            )
-            partner.queue_command(
-                Command(
-                    app="playback",
-                    arg=music,
-                    headers=[
-                        ("call-command", "execute"),
-                        ("execute-app-name", "playback"),
-                        ("execute-app-arg", music),
-                        ("event-lock-pri", "true"),
-                        ("lead-frames", "5"),
-                        ("loops", "-1"),
-                    ],
-                    sequence=self.next_sequence(),
-                    loops=-1,
-                )
-            )
+            self.play_hold_music(channel, partner)
             gevent.sleep(0)
         self._reinvite(channel)
+
+    def play_hold_music(self, holder: Channel, listener: Channel) -> None:
+        """The holder's hold_music, looped, as a broadcast on the listener."""
+        music = holder.get_variable("hold_music") or self.global_vars.get(
+            "hold_music", "local_stream://moh"
+        )
+        listener.queue_command(
+            Command(
+                app="playback",
+                arg=music,
+                headers=[
+                    ("call-command", "execute"),
+                    ("execute-app-name", "playback"),
+                    ("execute-app-arg", music),
+                    ("event-lock-pri", "true"),
+                    ("lead-frames", "5"),
+                    ("loops", "-1"),
+                ],
+                sequence=self.next_sequence(),
+                loops=-1,
+            )
+        )
 
     def unhold(self, uuid: str) -> None:
         """The leg's phone sends re-INVITE a=sendrecv."""
