@@ -45,7 +45,12 @@ from simulator.channel import str2cause
 from simulator.dialplan import ExpansionScope, expand_variables, is_true, regex_perform
 from simulator.events import CallSite, Event, stamp
 from simulator.headers import channel_event
-from simulator.xfer import app_att_xfer, app_bind_meta_app, app_execute_extension
+from simulator.xfer import (
+    app_att_xfer,
+    app_bind_meta_app,
+    app_execute_extension,
+    app_transfer_vars,
+)
 from simulator.xmlcurl import (
     DirectoryUser,
     XmlCurlError,
@@ -1937,4 +1942,5 @@ DEFAULT_APPS: tuple[AppSpec, ...] = (
     AppSpec("bind_meta_app", app_bind_meta_app, nomedia=True),
     AppSpec("execute_extension", app_execute_extension, nomedia=True),
     AppSpec("att_xfer", app_att_xfer),
+    AppSpec("transfer_vars", app_transfer_vars, nomedia=True),
 )

@@ -15,6 +15,8 @@ music while APP runs, and the bridge stays up unless APP moves a leg.
 While a leg is in att_xfer's consultation (CF_INNER_BRIDGE) meta keys are
 ignored.
 
+``transfer_vars VAR|~PREFIX`` copies variables to the bridged partner.
+
 ``execute_extension EXT [DIALPLAN [CONTEXT]]`` hunts EXT and runs the
 extension's actions on the leg, inline, then returns to whatever ran it.
 
@@ -332,3 +334,29 @@ def _consult(channel: Channel, peer: Channel, keys: _Keys) -> None:
         "bridge_hangup_cause", peer.hangup_cause or channel.hangup_cause
     )
     unbridge_channels(channel, peer)
+
+
+# --------------------------------------------------------------------------
+# transfer_vars
+# --------------------------------------------------------------------------
+
+
+def app_transfer_vars(call: AppCall) -> None:
+    """``transfer_vars <variable|~prefix>``: copy to the bridged partner."""
+    channel = call.channel
+    args = call.args()
+    partner = channel.partner
+    if not args or partner is None:
+        log.error("channel %s: transfer_vars: usage <~variable_prefix|variable> "
+                  "on a bridged leg", channel.uuid)  # fmt: skip
+        return
+    name = args[0]
+    if not name.startswith("~"):
+        value = channel.get_variable(name)
+        if value is not None:
+            partner.set_variable(name, value)
+        return
+    prefix = name[1:]
+    for var, value in list(channel.variables.items()):
+        if var.startswith(prefix) and value is not None:
+            partner.set_variable(var, value)

@@ -49,9 +49,9 @@ EXTENSIONS = {
 }
 
 
-def dialplan() -> str:
+def dialplan(extensions: dict[str, list[tuple[str, str]]]) -> str:
     parts = []
-    for number, actions in EXTENSIONS.items():
+    for number, actions in extensions.items():
         rows = "".join(
             f"<action application={quoteattr(app)} data={quoteattr(data)}/>"
             for app, data in actions
@@ -66,8 +66,11 @@ def dialplan() -> str:
     )
 
 
-def simulation() -> Simulation:
-    documents = {"dialplan.public.xml": dialplan(), "directory.xml": DIRECTORY}
+def simulation(extra: dict[str, list[tuple[str, str]]] | None = None) -> Simulation:
+    documents = {
+        "dialplan.public.xml": dialplan({**EXTENSIONS, **(extra or {})}),
+        "directory.xml": DIRECTORY,
+    }
     return Simulation(StaticFetcher(documents=documents), speed=100)
 
 
@@ -181,5 +184,23 @@ def test_meta_keys_of_the_own_phone_and_the_once_flag():
         assert call.variable("pressed") == "five"
         assert call.variable("once") == "x"
         assert call.variable("passed") == "*"
+        call.hangup()
+        sim.wait_idle()
+
+
+def test_transfer_vars_copies_to_the_partner():
+    copy = [
+        ("set", "rights_x=local,national"),
+        ("set", "limit_a=1"),
+        ("set", "limit_b=2"),
+        ("transfer_vars", "rights_x"),
+        ("transfer_vars", "~limit_"),
+    ]
+    with simulation({"copy": copy}) as sim:
+        call, anna = talking_to_anna(sim)
+        sim.switch.api("uuid_broadcast", f"{anna.uuid} execute_extension::copy")
+        call.expect_variable("limit_b", "2")
+        assert call.variable("rights_x") == "local,national"
+        assert call.variable("limit_a") == "1"
         call.hangup()
         sim.wait_idle()
