@@ -35,18 +35,30 @@ class FeatureAction(enum.StrEnum):
     VOICEMAIL = "voicemail"
     CALL_AS_MAIN = "call_as_main"
     CALL_AS_MOBILE = "call_as_mobile"
+    BLIND_TRANSFER = "blind_transfer"
+    ATTENDED_TRANSFER = "attended_transfer"
 
 
 @dataclass(frozen=True)
 class FeatureCode:
     """One code: what is dialled (``pattern`` captures the argument), what it
-    does, and whether the orchestrator must act on it (``parks``)."""
+    does, and whether the orchestrator must act on it (``parks``).
+
+    An ``in_call`` code is pressed during a call rather than dialled: the
+    switch's meta key (``*``) and :attr:`meta_key`, then the argument.
+    """
 
     code: str
     pattern: str
     action: FeatureAction
     parks: bool
     description: str
+    in_call: bool = False
+
+    @property
+    def meta_key(self) -> str:
+        """The key after ``*`` of an in-call code (bind_meta_app's KEY)."""
+        return self.code[1]
 
     def match(self, dialled: str) -> re.Match[str] | None:
         return re.fullmatch(self.pattern.strip("^$"), dialled)
@@ -114,12 +126,31 @@ FEATURE_CODES: tuple[FeatureCode, ...] = (
         False,
         "call that number presenting your mobile number, where allowed",
     ),
+    FeatureCode(
+        "*1<number>",
+        r"^\*1(\+?\d{2,16})$",
+        FeatureAction.BLIND_TRANSFER,
+        False,
+        "during a call: transfer the other party to that extension or number",
+        in_call=True,
+    ),
+    FeatureCode(
+        "*2<number>",
+        r"^\*2(\+?\d{2,16})$",
+        FeatureAction.ATTENDED_TRANSFER,
+        False,
+        "during a call: call that extension or number first, then `*` hands "
+        "the call over and `#` returns to it",
+        in_call=True,
+    ),
 )
 
 
 def parse(dialled: str) -> tuple[FeatureCode, str] | None:
     """The code ``dialled`` is, with its argument (``""`` if none)."""
     for fc in FEATURE_CODES:
+        if fc.in_call:
+            continue
         match = fc.match(dialled)
         if match:
             return fc, (match.group(1) if match.groups() else "") or ""

@@ -52,3 +52,11 @@ def test_readme_lists_every_code():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert readme_table() in readme
     assert len(FEATURE_CODES) == readme_table().count("\n") - 1
+
+
+def test_in_call_codes_are_keys_not_dialled_numbers():
+    in_call = {fc.action: fc for fc in FEATURE_CODES if fc.in_call}
+    assert in_call[FeatureAction.BLIND_TRANSFER].meta_key == "1"
+    assert in_call[FeatureAction.ATTENDED_TRANSFER].meta_key == "2"
+    assert in_call[FeatureAction.BLIND_TRANSFER].match("*12302")
+    assert parse("*12302") is None and parse("*22302") is None
