@@ -201,13 +201,15 @@ class Event(Mapping[str, HeaderValue]):
 _UNSURE = object()
 
 # The headers worth finding without a decode: what routing and controllers
-# read first. Channel variables come from a hash, so each is there at most
-# once; a core header can be there twice (PRIVATE_COMMAND carries
-# Event-Name twice, CHANNEL_HANGUP_COMPLETE Hangup-Cause), and then the last
-# one counts, as in a decode.
-_PEEKED = frozenset(
-    {"Event-Name", "Event-Subclass", "Unique-ID", "Job-UUID", "Core-UUID"}
-)
+# read first. Channel data is written once per event and channel variables
+# come from a hash, so each is there at most once. The core headers are
+# written again when an event is fired a second time (PRIVATE_COMMAND
+# carries two Event-Name, Core-UUID ... blocks); then the last one counts,
+# as in a decode. Other headers can repeat too (Hangup-Cause in
+# CHANNEL_HANGUP_COMPLETE): those are always decoded.
+_CORE = frozenset({"Event-Name", "Event-Subclass", "Core-UUID"})
+_CHANNEL = frozenset({"Unique-ID", "Job-UUID"})
+_CORE_MARK = b'"Core-UUID":'
 
 
 def _peek(raw: bytes, name: str) -> object:
@@ -218,15 +220,17 @@ def _peek(raw: bytes, name: str) -> object:
     value. Anything unusual (an escape, an array, a number) is left to the
     full decoder.
     """
-    variable = name.startswith("variable_")
-    if not variable and name not in _PEEKED:
+    if name in _CORE:
+        # One core block (the usual case) unless its mark comes twice.
+        first = raw.find(_CORE_MARK)
+        if first >= 0 and raw.find(_CORE_MARK, first + len(_CORE_MARK)) >= 0:
+            return _UNSURE
+    elif name not in _CHANNEL and not name.startswith("variable_"):
         return _UNSURE
     key = b'"' + name.encode() + b'":'
     at = raw.find(key)
     if at < 0:
         return None if raw.find(b"\\") < 0 else _UNSURE
-    if not variable and raw.find(key, at + len(key)) >= 0:
-        return _UNSURE
     if raw[at - 1] not in b"{,":
         return _UNSURE
     start = at + len(key)
