@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 POINTER_REALM = "schakel_hunt"
 
-# Fallbacks a group may have (what R22 asks plus the obvious others).
+# Fallbacks a group may have: a queue, another group, the voicemail-or-queue
+# menu, and the obvious others.
 FALLBACKS = frozenset(
     {
         "queue",
