@@ -791,18 +791,12 @@ class Channel:
         self._mark_answered()
 
     def pre_answer_remote(self) -> None:
-        """An outbound leg got 183 Session Progress with SDP."""
-        if self.early or self.answered or self.hungup:
-            return
-        if self.sip is not None:
-            self.sip.on_media(self)
-        self._media_up()
-        self.early = True
-        self.profile.times["progress_media"] = self.now_us()
-        self.fire("CHANNEL_PROGRESS_MEDIA")
-        self._pre_answer_hooks()
-        self.set_callstate("EARLY")
-        self.poke()
+        """An outbound leg got 183 Session Progress with SDP.
+
+        The switch marks the leg pre-answered exactly as when it sends 183
+        itself; only the SDP comes from the far end.
+        """
+        self.pre_answer()
 
     def remote_answered(self) -> None:
         """An outbound leg got 200 OK from the far end."""
