@@ -128,9 +128,11 @@ class _Connection(greenswitch.esl.InboundESL):
         password: str,
         timeout: float,
         on_event: Callable[[Event], None],
+        on_json_events: Callable[[list[bytes]], None],
     ) -> None:
         super().__init__(host, port, password, timeout)
         self._on_event = on_event
+        self._on_json_events = on_json_events
         self._write_lock = gevent.lock.Semaphore()
         self.closed = gevent.event.Event()
         self.close_reason = ""
@@ -144,11 +146,10 @@ class _Connection(greenswitch.esl.InboundESL):
         parser = FrameParser()
         recv = self.sock.recv
         handle = self._handle
-        on_event = self._on_event
-
-        def on_json_event(body: bytes) -> None:
-            # JSON events are nearly all the traffic: no Frame, no detour.
-            on_event(decode_json(body))
+        # JSON events are nearly all the traffic: their bodies are collected
+        # without a Frame around them and handed on a block at a time.
+        bodies: list[bytes] = []
+        on_json_events = self._on_json_events
 
         reason = "closed by the switch"
         try:
@@ -158,7 +159,13 @@ class _Connection(greenswitch.esl.InboundESL):
                     if parser.mid_frame:
                         reason = f"closed mid-frame ({parser.buffered} bytes pending)"
                     break
-                parser.push(data, handle, on_json_event)
+                try:
+                    parser.push(data, handle, bodies.append)
+                finally:
+                    # The events before a malformed frame still count.
+                    if bodies:
+                        on_json_events(bodies)
+                        bodies.clear()
                 # A gevent socket only yields when it would block: without
                 # this, a busy switch would starve the handlers and the
                 # commands waiting for their replies.
@@ -426,7 +433,12 @@ class EslClient:
     def _open(self) -> _Connection | None:
         """Connect, authenticate, subscribe and resync; None if that failed."""
         conn = _Connection(
-            self.host, self.port, self._password, self.command_timeout, self._on_event
+            self.host,
+            self.port,
+            self._password,
+            self.command_timeout,
+            self._on_event,
+            self._on_json_events,
         )
         timeout = CommandTimeout("connect", self.connect_timeout)
         try:
@@ -493,10 +505,28 @@ class EslClient:
     def _on_event(self, event: Event) -> None:
         # Runs in the receive loop: must never block.
         if event.name == "BACKGROUND_JOB":
-            job = self._jobs.get(event.job_uuid or "")
-            if job is not None:
-                job.set(event.body or "")
+            self._job_done(event)
         self.dispatcher.dispatch(event)
+
+    def _on_json_events(self, bodies: list[bytes]) -> None:
+        # The same for the bodies of JSON event frames, nearly all the
+        # traffic, a received block's worth at a time.
+        events: list[Event] = []
+        take = events.append
+        try:
+            for body in bodies:
+                event = decode_json(body)
+                if event.name == "BACKGROUND_JOB":
+                    self._job_done(event)
+                take(event)
+        finally:
+            # Those before a malformed one are delivered all the same.
+            self.dispatcher.dispatch_all(events)
+
+    def _job_done(self, event: Event) -> None:
+        job = self._jobs.get(event.job_uuid or "")
+        if job is not None:
+            job.set(event.body or "")
 
 
 def _authenticate(conn: _Connection) -> None:

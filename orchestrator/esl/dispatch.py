@@ -114,16 +114,22 @@ class Dispatcher:
 
     def dispatch(self, event: Event) -> None:
         """Queue an event on its channel's lane; never blocks."""
-        uuid = event.unique_id or NO_CHANNEL
-        lane = self._lanes.get(uuid)
-        if lane is not None:
-            lane.append(event)
-            return
-        lane = self._lanes[uuid] = deque((event,))
-        self._idle.clear()
-        # A bare greenlet per busy lane: cheaper than gevent.Greenlet, and
-        # _drain catches everything a handler raises.
-        gevent.spawn_raw(self._drain, uuid, lane)
+        self.dispatch_all((event,))
+
+    def dispatch_all(self, events: Iterable[Event]) -> None:
+        """Queue events, in their order, each on its channel's lane."""
+        lanes = self._lanes
+        for event in events:
+            uuid = event.unique_id or NO_CHANNEL
+            lane = lanes.get(uuid)
+            if lane is not None:
+                lane.append(event)
+                continue
+            lane = lanes[uuid] = deque((event,))
+            self._idle.clear()
+            # A bare greenlet per busy lane: cheaper than gevent.Greenlet,
+            # and _drain catches everything a handler raises.
+            gevent.spawn_raw(self._drain, uuid, lane)
 
     def pause(self) -> None:
         """Hold deliveries (events keep queueing) until `resume`."""
@@ -143,39 +149,39 @@ class Dispatcher:
         return self._idle.wait(timeout)
 
     def _drain(self, uuid: str, lane: deque[Event]) -> None:
-        deliver = self._deliver
+        # The hot loop of event delivery: everything it needs is local.
+        routes = self._routes
+        owners_of = self._owners
         try:
             while lane:
                 if self._paused:
                     self._open.wait()
-                deliver(uuid, lane.popleft())
+                event = lane.popleft()
+                key = event.key
+                handlers = routes.get(key)
+                if handlers is None:
+                    handlers = self._route(key)
+                owners = owners_of.get(uuid) if uuid else None
+                if owners:
+                    handlers = (*handlers, *owners)
+                for handler in handlers:
+                    try:
+                        handler(event)
+                    except Exception:
+                        logger.exception(
+                            "handler %s failed on %s of channel %s; going on",
+                            _name(handler),
+                            key,
+                            uuid or "-",
+                        )
+                if key == "CHANNEL_DESTROY" and owners is not None:
+                    owners_of.pop(uuid, None)
         finally:
             # Nothing yields between the emptiness check and this removal.
             if self._lanes.get(uuid) is lane:
                 del self._lanes[uuid]
             if not self._lanes:
                 self._idle.set()
-
-    def _deliver(self, uuid: str, event: Event) -> None:
-        key = event.key
-        handlers = self._routes.get(key)
-        if handlers is None:
-            handlers = self._route(key)
-        owners = self._owners.get(uuid) if uuid else None
-        if owners:
-            handlers = (*handlers, *owners)
-        for handler in handlers:
-            try:
-                handler(event)
-            except Exception:
-                logger.exception(
-                    "handler %s failed on %s of channel %s; going on",
-                    _name(handler),
-                    key,
-                    uuid or "-",
-                )
-        if key == "CHANNEL_DESTROY" and owners is not None:
-            self._owners.pop(uuid, None)
 
     def _route(self, key: str) -> tuple[Handler, ...]:
         by_key = self._by_key

@@ -7,6 +7,7 @@ a key twice (``Hangup-Cause`` in CHANNEL_HANGUP_COMPLETE), the last one wins.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from urllib.parse import unquote
 
@@ -34,7 +35,14 @@ class Event(Mapping[str, HeaderValue]):
     for. At thousands of events a second this halves the work per event.
     """
 
-    __slots__ = ("_headers", "_body", "_raw", "_peeked")
+    __slots__ = ("_headers", "_body", "_raw", "_peeked", "name", "key", "unique_id")
+
+    #: Event-Name (the last one when an event was fired twice).
+    name: str
+    #: What subscriptions match on: the subclass of CUSTOM, else the name.
+    key: str
+    #: The channel's UUID, or None for events of no channel.
+    unique_id: str | None
 
     def __init__(
         self,
@@ -43,10 +51,22 @@ class Event(Mapping[str, HeaderValue]):
         *,
         raw: bytes | None = None,
     ):
+        if headers is None and raw is None:
+            headers = {}
         self._headers = headers
         self._body = body
         self._raw = raw
         self._peeked: dict[str, object] | None = None
+        # Every event is routed by these three: read them once, here.
+        name, uuid = None, _UNSURE
+        if headers is None:
+            name = _leading_name(raw)  # type: ignore[arg-type]
+            uuid = _find_value(raw, _UNIQUE_ID_KEY)  # type: ignore[arg-type]
+        if name is None:
+            name = self._str("Event-Name") or ""
+        self.name = name
+        self.key = name if name != "CUSTOM" else self._str("Event-Subclass") or name
+        self.unique_id = uuid if uuid is not _UNSURE else self._str("Unique-ID")
 
     @property
     def headers(self) -> dict[str, HeaderValue]:
@@ -97,26 +117,9 @@ class Event(Mapping[str, HeaderValue]):
         return self._str_or_list("variable_" + name)
 
     @property
-    def name(self) -> str:
-        value = self._str_or_list("Event-Name") or ""
-        return value if isinstance(value, str) else value[-1]
-
-    @property
     def subclass(self) -> str | None:
         """The subclass of a CUSTOM event (``sofia::register`` ...)."""
         return self._str("Event-Subclass")
-
-    @property
-    def key(self) -> str:
-        """What subscriptions match on: the subclass of CUSTOM, else the name."""
-        name = self.name
-        if name == "CUSTOM":
-            return self._str("Event-Subclass") or name
-        return name
-
-    @property
-    def unique_id(self) -> str | None:
-        return self._str("Unique-ID")
 
     @property
     def other_leg_unique_id(self) -> str | None:
@@ -183,13 +186,15 @@ class Event(Mapping[str, HeaderValue]):
         return value[-1] if value else None
 
     def _str_or_list(self, name: str) -> HeaderValue | None:
-        raw = self._raw
-        if raw is not None and self._headers is None:
+        raw = self._raw  # None once decoded
+        if raw is not None:
             peeked = self._peeked
             if peeked is None:
                 peeked = self._peeked = {}
-            elif name in peeked:
-                return peeked[name]  # type: ignore[return-value]
+            else:
+                found = peeked.get(name, _UNSURE)
+                if found is not _UNSURE:
+                    return found  # type: ignore[return-value]
             found = _peek(raw, name)
             if found is not _UNSURE:
                 peeked[name] = found
@@ -202,46 +207,83 @@ _UNSURE = object()
 
 # The headers worth finding without a decode: what routing and controllers
 # read first. Channel data is written once per event and channel variables
-# come from a hash, so each is there at most once. The core headers are
-# written again when an event is fired a second time (PRIVATE_COMMAND
-# carries two Event-Name, Core-UUID ... blocks); then the last one counts,
-# as in a decode. Other headers can repeat too (Hangup-Cause in
-# CHANNEL_HANGUP_COMPLETE): those are always decoded.
+# come from a hash, so each is there at most once. Other headers can repeat
+# (Hangup-Cause in CHANNEL_HANGUP_COMPLETE): those are always decoded, and
+# then the last one counts.
 _CORE = frozenset({"Event-Name", "Event-Subclass", "Core-UUID"})
 _CHANNEL = frozenset({"Unique-ID", "Job-UUID"})
-_CORE_MARK = b'"Core-UUID":'
+# The core headers can repeat too. switch_event_create writes the core
+# block first, so an event starts with its name and the switch's UUID.
+# Only two paths write a second block: a private command relayed as
+# PRIVATE_COMMAND (created as COMMAND, so its first name is COMMAND) and an
+# Event Socket client's sendevent (created as a clone: it starts with the
+# client's own headers, from a libesl client Event-Name and then
+# Event-Subclass or the client's data, never Core-UUID). Any other event
+# that starts with a core block has only that one.
+_LEADING_NAME = re.compile(rb'\{"Event-Name":"([A-Z0-9_]+)","Core-UUID":"').match
+_REFIRED = b"COMMAND"
+_UNIQUE_ID_KEY = b'"Unique-ID":'
+# Bytes that can stand before a key: the object's start or a comma.
+_KEY_OPENERS = b"{,"
+_QUOTE = ord('"')
+# An int, not b"\\": bytes membership of an int is a plain byte search.
+_BACKSLASH = ord("\\")
+
+# The JSON key of each header looked for, made once.
+_KEYS: dict[str, bytes] = {}
+_MAX_KEYS = 4096
+
+
+def _leading_name(raw: bytes) -> str | None:
+    """The name of an event written with one core block, read in place."""
+    match = _LEADING_NAME(raw)
+    if match is None or match[1] == _REFIRED:
+        return None
+    return match[1].decode("ascii")
 
 
 def _peek(raw: bytes, name: str) -> object:
-    """One header's value from the compact JSON FreeSWITCH sends, or _UNSURE.
+    """One header's value from the compact JSON FreeSWITCH sends, or _UNSURE."""
+    key = _KEYS.get(name)
+    if key is None:
+        if name not in _CORE and name not in _CHANNEL:
+            if not name.startswith("variable_"):
+                return _UNSURE
+        key = b'"' + name.encode() + b'":'
+        if len(_KEYS) < _MAX_KEYS:
+            _KEYS[name] = key
+    if name in _CORE and _leading_name(raw) is None:
+        # Perhaps written twice: read in place only when it is there once.
+        return _find_value(raw, key, alone=True)
+    return _find_value(raw, key)
+
+
+def _find_value(raw: bytes, key: bytes, alone: bool = False) -> object:
+    """The string value of ``key`` (``b'"Name":'``), None, or _UNSURE.
 
     A key stands right after ``{`` or ``,``; inside a string value a quote
     is escaped, so ``"name":`` after one of those cannot be part of a
     value. Anything unusual (an escape, an array, a number) is left to the
-    full decoder.
+    full decoder, and with ``alone`` so is a key that is there twice.
     """
-    if name in _CORE:
-        # One core block (the usual case) unless its mark comes twice.
-        first = raw.find(_CORE_MARK)
-        if first >= 0 and raw.find(_CORE_MARK, first + len(_CORE_MARK)) >= 0:
-            return _UNSURE
-    elif name not in _CHANNEL and not name.startswith("variable_"):
-        return _UNSURE
-    key = b'"' + name.encode() + b'":'
     at = raw.find(key)
     if at < 0:
+        # Absent, unless the key was written with escapes.
         return None if raw.find(b"\\") < 0 else _UNSURE
-    if raw[at - 1] not in b"{,":
+    start = at + len(key) + 1
+    if alone and raw.find(key, start) >= 0:
         return _UNSURE
-    start = at + len(key)
-    if raw[start : start + 1] != b'"':
-        return _UNSURE
-    end = raw.find(b'"', start + 1)
-    value = raw[start + 1 : end]
-    if end < 0 or b"\\" in value:
+    end = raw.find(b'"', start)
+    value = raw[start:end]
+    if (
+        end < 0
+        or raw[start - 1] != _QUOTE
+        or raw[at - 1] not in _KEY_OPENERS
+        or _BACKSLASH in value
+    ):
         return _UNSURE
     try:
-        return value.decode("utf-8")
+        return value.decode()
     except UnicodeDecodeError:
         return _UNSURE
 
@@ -260,9 +302,24 @@ def decode_json(body: bytes) -> Event:
     """
     if type(body) is not bytes:
         body = bytes(body)
-    if body[:1] != b"{" or body.rstrip()[-1:] != b"}":
-        raise ProtocolError("event JSON is not an object")
-    return Event(raw=body)
+    match = _LEADING_NAME(body)
+    if match is None or match[1] in _SLOW_NAMES or not body.endswith(b"}"):
+        if not body.startswith(b"{") or body.rstrip()[-1:] != b"}":
+            raise ProtocolError("event JSON is not an object")
+        return Event(raw=body)
+    # The common case, as Event(raw=body) would do it, with fewer steps.
+    event = _new_event(Event)
+    event._headers = event._body = event._peeked = None
+    event._raw = body
+    event.name = event.key = match[1].decode("ascii")
+    uuid = _find_value(body, _UNIQUE_ID_KEY)
+    event.unique_id = uuid if uuid is not _UNSURE else event._str("Unique-ID")
+    return event
+
+
+# Events whose name alone does not route them, or that may be fired twice.
+_SLOW_NAMES = frozenset({b"CUSTOM", _REFIRED})
+_new_event = object.__new__
 
 
 def _decode_whole(body: bytes) -> dict[str, HeaderValue]:

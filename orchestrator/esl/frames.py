@@ -27,8 +27,10 @@ MAX_HEADER_BYTES = 64 * 1024
 
 _HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*\Z").match
 _EVENT_PREFIX = b"Content-Length: "
-_JSON_TAIL = b"\nContent-Type: text/event-json\n\n"
-_JSON_TAIL_SIZE = len(_JSON_TAIL)
+# How FreeSWITCH heads a JSON event (longer bodies are refused further on).
+_json_event_head = re.compile(
+    rb"Content-Length: ([0-9]{1,8})\nContent-Type: text/event-json\n\n"
+).match
 
 
 class Frame:
@@ -150,20 +152,18 @@ class FrameParser:
         try:
             while True:
                 # Fast path for the bulk of the traffic: a JSON event.
-                if buf.startswith(_EVENT_PREFIX, pos):
-                    newline = buf.find(b"\n", pos + 16, pos + 28)
-                    if newline > 0 and buf.startswith(_JSON_TAIL, newline):
-                        digits = buf[pos + 16 : newline]
-                        length = int(digits) if digits.isdigit() else -1
-                        if 0 <= length <= MAX_BODY_BYTES:
-                            start = newline + _JSON_TAIL_SIZE
-                            end = start + length
-                            if end <= size and on_json_event is not None:
-                                on_json_event(buf[start:end])
-                                pos = end
-                                continue
-                            pending = (_json_headers(digits), length)
-                            pos = start
+                match = _json_event_head(buf, pos)
+                if match is not None:
+                    length = int(match[1])
+                    if length <= MAX_BODY_BYTES:
+                        start = match.end()
+                        end = start + length
+                        if end <= size and on_json_event is not None:
+                            on_json_event(buf[start:end])
+                            pos = end
+                            continue
+                        pending = (_json_headers(match[1]), length)
+                        pos = start
                 if pending is None:
                     pending, pos = self._next_headers(buf, pos, size)
                     if pending is None:

@@ -224,6 +224,28 @@ def test_malformed_frame_logs_one_line_and_reconnects(payload, caplog):
         server.stop()
 
 
+def test_events_before_a_malformed_frame_are_still_delivered():
+    answer = b'{"Event-Name":"CHANNEL_ANSWER","Core-UUID":"c","Unique-ID":"u1"}'
+    payload = b"".join(
+        b"Content-Length: %d\nContent-Type: text/event-json\n\n%s" % (len(body), body)
+        for body in (answer, answer.replace(b"u1", b"u2"))
+    )
+    # Received in one block with the events: a frame with no Content-Type.
+    server = junk_server(payload + b"Content-Length: 2\n\n{}")
+    host, port = server.address
+    client = EslClient(host, port, PASSWORD, backoff=Backoff(5, 5))
+    seen = []
+    client.dispatcher.subscribe(lambda event: seen.append(event.unique_id))
+    try:
+        client.start()
+        assert wait_until(lambda: len(seen) == 2 and client.connections == 1, 5)
+        assert wait_until(lambda: not client.connected, 5)
+        assert sorted(seen) == ["u1", "u2"]
+    finally:
+        client.stop()
+        server.stop()
+
+
 def test_failing_handler_is_logged_with_uuid_and_the_call_goes_on(
     switch, client, caplog
 ):

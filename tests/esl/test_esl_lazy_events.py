@@ -35,6 +35,10 @@ def test_every_header_of_every_captured_event_reads_as_a_full_decode(
             lazy = decode_json(body)
             assert lazy.get(name) == value, (name, body[:200])
         assert decode_json(body).get("No-Such-Header") is None
+        routed = decode_json(body)
+        assert routed.name == whole["Event-Name"], body[:200]
+        assert routed.unique_id == whole.get("Unique-ID"), body[:200]
+        assert routed.key == whole.get("Event-Subclass", whole["Event-Name"])
 
 
 def test_routing_headers_do_not_decode_the_whole_event(captures_dir: Path) -> None:
@@ -47,7 +51,17 @@ def test_routing_headers_do_not_decode_the_whole_event(captures_dir: Path) -> No
 
 @given(
     st.dictionaries(
-        st.sampled_from(["Event-Name", "Unique-ID", "variable_x", "A", 'B"C']),
+        st.sampled_from(
+            [
+                "Event-Name",
+                "Core-UUID",
+                "Event-Subclass",
+                "Unique-ID",
+                "variable_x",
+                "A",
+                'B"C',
+            ]
+        ),
         st.one_of(st.text(max_size=20), st.lists(st.text(max_size=5), max_size=3)),
         min_size=1,
     )
@@ -56,6 +70,64 @@ def test_any_values_read_back_as_written(headers: dict) -> None:
     body = json.dumps(headers, separators=(",", ":"), ensure_ascii=False).encode()
     for name, value in headers.items():
         assert decode_json(body).get(name) == value
+    event = decode_json(body)
+    name = headers.get("Event-Name", "")
+    assert event.name == (name if isinstance(name, str) else name[-1] if name else "")
+    uuid = headers.get("Unique-ID")
+    if isinstance(uuid, list):
+        uuid = uuid[-1] if uuid else None
+    assert event.unique_id == uuid
+
+
+def test_a_private_command_relayed_with_two_core_blocks_is_named_by_the_last(
+    captures_dir: Path,
+) -> None:
+    # The switch creates a private command as COMMAND and fires it again as
+    # PRIVATE_COMMAND, writing its core headers a second time.
+    refired = [b for b in _real_bodies(captures_dir) if b.count(b'"Core-UUID":') > 1]
+    assert refired
+    for body in refired:
+        assert body.startswith(b'{"Event-Name":"COMMAND"')
+        assert decode_json(body).name == "PRIVATE_COMMAND"
+        assert (
+            decode_json(body).get("Event-Sequence")
+            == json.loads(body)["Event-Sequence"]
+        )
+
+
+@given(
+    st.from_regex(r"[A-Z][A-Z0-9_]{0,20}", fullmatch=True),
+    st.text(max_size=12),
+    st.dictionaries(
+        st.sampled_from(["Unique-ID", "Event-Subclass", "variable_x", "A"]),
+        st.one_of(st.text(max_size=20), st.lists(st.text(max_size=5), max_size=3)),
+    ),
+)
+def test_an_event_that_starts_with_its_core_block_reads_as_decoded(
+    name: str, core: str, rest: dict
+) -> None:
+    headers = {"Event-Name": name, "Core-UUID": core, **rest}
+    body = json.dumps(headers, separators=(",", ":"), ensure_ascii=False).encode()
+    event = decode_json(body)
+    assert event.name == name
+    assert event.core_uuid == core
+    for header, value in rest.items():
+        assert decode_json(body).get(header) == value
+
+
+def test_an_event_sent_by_a_client_reads_its_core_headers_from_the_last_block() -> None:
+    # sendevent: the client's own headers come first (a libesl client
+    # writes Event-Name and Event-Subclass), the switch's core block after.
+    body = (
+        b'{"Event-Name":"CUSTOM","Event-Subclass":"schakel::note","Unique-ID":"u1",'
+        b'"Event-Name":"NOTIFY","Core-UUID":"c1","Event-Sequence":"9",'
+        b'"Event-Subclass":"schakel::mark"}'
+    )
+    event = decode_json(body)
+    assert (event.name, event.key, event.core_uuid) == ("NOTIFY", "NOTIFY", "c1")
+    assert (event.subclass, event.unique_id) == ("schakel::mark", "u1")
+    body = b'{"Unique-ID":"u2","Event-Name":"MESSAGE","Core-UUID":"c2"}'
+    assert (decode_json(body).name, decode_json(body).unique_id) == ("MESSAGE", "u2")
 
 
 def test_a_repeated_key_reads_as_its_last_value() -> None:
