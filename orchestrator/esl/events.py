@@ -195,14 +195,21 @@ class Event(Mapping[str, HeaderValue]):
                 found = peeked.get(name, _UNSURE)
                 if found is not _UNSURE:
                     return found  # type: ignore[return-value]
-            found = _peek(raw, name)
-            if found is not _UNSURE:
-                peeked[name] = found
-                return found  # type: ignore[return-value]
+            # One header's value from the compact JSON FreeSWITCH sends.
+            key = _KEYS.get(name) or _key(name)
+            if key is not None:
+                if name in _CORE and _leading_name(raw) is None:
+                    # Perhaps written twice: read in place only if there once.
+                    found = _find_value(raw, key, alone=True)
+                else:
+                    found = _find_value(raw, key)
+                if found is not _UNSURE:
+                    peeked[name] = found
+                    return found  # type: ignore[return-value]
         return self.headers.get(name)
 
 
-# Returned by _peek when only a whole decode can tell.
+# Returned when only a whole decode can tell.
 _UNSURE = object()
 
 # The headers worth finding without a decode: what routing and controllers
@@ -242,20 +249,15 @@ def _leading_name(raw: bytes) -> str | None:
     return match[1].decode("ascii")
 
 
-def _peek(raw: bytes, name: str) -> object:
-    """One header's value from the compact JSON FreeSWITCH sends, or _UNSURE."""
-    key = _KEYS.get(name)
-    if key is None:
-        if name not in _CORE and name not in _CHANNEL:
-            if not name.startswith("variable_"):
-                return _UNSURE
-        key = b'"' + name.encode() + b'":'
-        if len(_KEYS) < _MAX_KEYS:
-            _KEYS[name] = key
-    if name in _CORE and _leading_name(raw) is None:
-        # Perhaps written twice: read in place only when it is there once.
-        return _find_value(raw, key, alone=True)
-    return _find_value(raw, key)
+def _key(name: str) -> bytes | None:
+    """The JSON key of a header worth finding in place, or None."""
+    if name not in _CORE and name not in _CHANNEL:
+        if not name.startswith("variable_"):
+            return None
+    key = b'"' + name.encode() + b'":'
+    if len(_KEYS) < _MAX_KEYS:
+        _KEYS[name] = key
+    return key
 
 
 def _find_value(raw: bytes, key: bytes, alone: bool = False) -> object:
