@@ -93,6 +93,19 @@ class LegState(enum.StrEnum):
 
 _BUSY_STATES = frozenset({LegState.DIALING, LegState.ACTIVE, LegState.HELD})
 
+# A leg's state from the channel's call state in the switch's channel list
+# (switch_channel_callstate_t); a leg that is hanging up is left out.
+_ROW_STATES = {
+    "DOWN": LegState.RINGING,
+    "DIALING": LegState.RINGING,
+    "RINGING": LegState.RINGING,
+    "EARLY": LegState.RINGING,
+    "RING_WAIT": LegState.RINGING,
+    "ACTIVE": LegState.ACTIVE,
+    "UNHELD": LegState.ACTIVE,
+    "HELD": LegState.HELD,
+}
+
 
 def decide(registered: bool, leg_states: Iterable[str], dnd: bool) -> Presence:
     """A user's presence from their phones' registrations, legs and setting.
@@ -639,17 +652,90 @@ class PresenceTracker:
         self.legs.forget_all()
         self._states.clear()
         self._registrations.clear()
+        adopted: set[str] = set()
         if snapshot.channels is not None:
             live = snapshot.channel_uuids()
-            for uuid in self.legs.all_uuids() - live:
+            known = self.legs.all_uuids()
+            for uuid in known - live:
                 gone = self.legs.remove(uuid)
                 if gone is not None and gone.user:
                     gone.state = LegState.ENDED
                     self._publish_call(gone, None)
+            adopted = self._adopt(snapshot, known)
         if snapshot.registrations is not None:
             self._resync_registrations(snapshot.registrations)
-        for username in self._known_users():
+        for username in self._known_users() | adopted:
             self.recompute(username)
+
+    def _adopt(self, snapshot: LiveSnapshot, known: set[str]) -> set[str]:
+        """Take on the user legs that began while nobody followed the switch.
+
+        Their events are gone; the switch's channel list still says whose
+        phone each is (``presence_id``), which way it goes and its state.
+        Returns the users with a leg taken on.
+        """
+        # show calls pairs each bridged or ringing B leg with its A leg.
+        a_legs: dict[str, dict[str, Any]] = {}
+        partners: dict[str, str] = {}
+        for row in snapshot.calls or ():
+            a, b = row.get("uuid"), row.get("b_uuid")
+            if a and b:
+                a_legs[b] = row
+                partners[a], partners[b] = b, a
+        users = set()
+        for row in snapshot.channels or ():
+            uuid = row.get("uuid")
+            if not uuid or uuid in known:
+                continue
+            live = self._leg_of_row(row, a_legs.get(uuid))
+            if live is None:
+                continue
+            live.other = partners.get(uuid, "")
+            self.legs.put(live)
+            self._publish_call(live, None)
+            users.add(live.user)
+            log.info(
+                "call %s: leg %s of %s taken on after a resync",
+                live.call_uuid,
+                uuid,
+                live.user,
+            )
+        return users
+
+    def _leg_of_row(
+        self, row: dict[str, Any], a_leg: dict[str, Any] | None
+    ) -> LiveLeg | None:
+        """A user's leg from a row of ``show channels``; None for any other."""
+        name = str(row.get("name") or "")
+        presence_id = str(row.get("presence_id") or "")
+        state = _ROW_STATES.get(str(row.get("callstate") or ""), "")
+        if name.startswith("loopback/") or "@" not in presence_id or not state:
+            return None
+        user = self.directory.lookup(presence_id.partition("@")[0])
+        if user is None:
+            return None
+        # The switch calls a user's phone (outbound) or the phone calls in.
+        side = legs.IN if row.get("direction") == "outbound" else legs.OUT
+        if state == LegState.RINGING and side == legs.OUT:
+            state = LegState.DIALING
+        callee = row.get("dest")
+        if side == legs.IN and a_leg is not None:
+            callee = a_leg.get("dest") or callee
+        return LiveLeg(
+            uuid=str(row["uuid"]),
+            call_uuid=str(
+                (a_leg or {}).get("uuid") or row.get("call_uuid") or row["uuid"]
+            ),
+            state=state,
+            user=user.username,
+            extension=user.extension or "",
+            side=side,
+            caller_number=legs.number(str(row.get("cid_num") or "")) or "",
+            caller_name=str(row.get("cid_name") or ""),
+            callee_number=legs.number(str(callee or "")) or "",
+            channel=name,
+            since=str(row.get("created_epoch") or ""),
+        )
 
     def _resync_registrations(self, rows: list[dict]) -> None:
         found: dict[str, dict[str, str]] = {}

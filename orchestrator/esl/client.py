@@ -316,8 +316,26 @@ class EslClient:
         return conn is not None and conn.connected and self._ready.is_set()
 
     def add_resync_hook(self, hook: ResyncHook) -> None:
-        """Call ``hook(snapshot)`` after every (re)connect, before new events."""
+        """Call ``hook(snapshot)`` after every (re)connect, before new events.
+
+        Added while connected, the hook is also called at once (with events
+        held back meanwhile): a part that starts late, or again after a
+        crash, learns what is live all the same.
+        """
         self._resync_hooks.append(hook)
+        if self.connected:
+            gevent.spawn(self._resync_late, hook)
+
+    def _resync_late(self, hook: ResyncHook) -> None:
+        self.dispatcher.pause()
+        try:
+            snapshot = self.snapshot()
+        except EslError as exc:
+            logger.warning("resync of a new hook failed: %s", exc)
+        else:
+            _run_hook(hook, snapshot)
+        finally:
+            self.dispatcher.resume()
 
     def subscribe_events(self, names: Iterable[str]) -> None:
         """Also receive these events (now, and after every reconnect)."""

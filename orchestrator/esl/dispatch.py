@@ -62,6 +62,7 @@ class Dispatcher:
         # Subscribers of each key plus those of ALL, rebuilt on (un)subscribe.
         self._routes: dict[str, tuple[Handler, ...]] = {}
         self._paused = False
+        self._holds = 0
         self._open = gevent.event.Event()
         self._open.set()
         self._idle = gevent.event.Event()
@@ -132,13 +133,19 @@ class Dispatcher:
             gevent.spawn_raw(self._drain, uuid, lane)
 
     def pause(self) -> None:
-        """Hold deliveries (events keep queueing) until `resume`."""
+        """Hold deliveries (events keep queueing) until `resume`.
+
+        Pauses nest: deliveries go on when each pause has been resumed.
+        """
+        self._holds += 1
         self._paused = True
         self._open.clear()
 
     def resume(self) -> None:
-        self._paused = False
-        self._open.set()
+        self._holds = max(self._holds - 1, 0)
+        if not self._holds:
+            self._paused = False
+            self._open.set()
 
     @property
     def paused(self) -> bool:

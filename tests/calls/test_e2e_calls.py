@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from orchestrator import live
 from orchestrator.calls.history import call_list
-from orchestrator.calls.presence import CHANNEL
+from orchestrator.calls.presence import CHANNEL, Presence
 from orchestrator.calls.runtime import Features, build, subscribe
 from orchestrator.calls.transfer import State
 from orchestrator.config.render import Renderer
@@ -183,6 +183,51 @@ def test_answered_call_presence_and_history(sim, features, store):
     assert (entry.kind, entry.number) == ("answered", "+31201234567")
     assert entry.billsec >= 1
     assert {"call.created", "call.answered", "call.bridged", "call.ended"} <= set(kinds)
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["hooks-first", "client-first"])
+def test_a_call_that_began_before_the_orchestrator_connected(
+    sim, store, settings, late
+):
+    anna = sim.phone("anna", "2301", answers_after=1)
+    call = sim.dial(CALLER, ANNA_DID)
+    leg = call.expect_answered_by(anna, within=20)
+    call.expect_event("CHANNEL_BRIDGE", within=5)
+
+    # Only now does the orchestrator come: the switch's own lists tell it
+    # what is live, whether its parts subscribe before it connects or after.
+    host, port = sim.esl.address
+    client = EslClient(host, port, "ClueCon", connect_timeout=2)
+    if late:
+        client.start()
+        assert client.wait_ready(5)
+    found = build(settings, store, live.connect(settings.redis_url), EslGateway(client))
+    subscriptions = subscribe(found, found.gateway)
+    try:
+        if not late:
+            client.start()
+            assert client.wait_ready(5)
+        settle(found)
+        with gevent.Timeout(5, AssertionError("anna's leg not taken on")):
+            while not found.presence.legs.of_user("anna"):
+                gevent.sleep(0.02)
+        (taken,) = found.presence.legs.of_user("anna")
+        assert (taken.uuid, taken.state, taken.side) == (leg.uuid, "active", "in")
+        assert (taken.caller_number, taken.callee_number) == (
+            "+31201234567",
+            "+31317492301",
+        )
+        assert taken.call_uuid == call.uuid and taken.other == call.uuid
+        assert found.presence.state("anna") is Presence.BUSY
+
+        call.hangup()
+        sim.wait_idle(within=20)
+        settle(found)
+        assert found.presence.state("anna") is Presence.AVAILABLE
+    finally:
+        for subscription in subscriptions:
+            subscription.cancel()
+        client.stop()
 
 
 def test_missed_call_with_voicemail_mailed(sim, features, store, smtp_server):

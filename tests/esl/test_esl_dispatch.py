@@ -108,6 +108,21 @@ def test_pause_holds_deliveries_until_resume():
     assert seen == ["CHANNEL_PARK"]
 
 
+def test_pauses_nest():
+    dispatcher = Dispatcher()
+    seen: list[str] = []
+    dispatcher.subscribe(lambda e: seen.append(e.name))
+    dispatcher.pause()  # a resync after a reconnect
+    dispatcher.pause()  # and one for a part that subscribed late
+    dispatcher.dispatch(event("CHANNEL_PARK", A))
+    dispatcher.resume()
+    assert not dispatcher.join(0.05)
+    assert dispatcher.paused and seen == []
+    dispatcher.resume()
+    assert dispatcher.join(1)
+    assert seen == ["CHANNEL_PARK"]
+
+
 def test_detach_one_owner_keeps_the_other():
     dispatcher = Dispatcher()
     first: list[str] = []
