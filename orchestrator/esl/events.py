@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from urllib.parse import unquote
+from urllib.parse import unquote_to_bytes
 
 import orjson
 
@@ -349,20 +349,24 @@ def decode_plain(body: bytes) -> Event:
         # One unquote for all lines: the encoded text has no NUL (it is
         # encoded as %00) and no decoded value can hold one (C strings), so
         # NUL can stand in for the line breaks while decoding.
-        lines = unquote(text.replace("\n", "\x00")).split("\x00")
+        decoded = unquote_to_bytes(head.replace(b"\n", b"\x00"))
+        text = decoded.decode("utf-8", "replace")
+        lines = text.split("\x00")
     else:
         lines = text.split("\n")
-    headers: dict[str, HeaderValue] = {}
-    for line in lines:
-        if not line:
-            continue
-        name, colon, value = line.partition(": ")
-        if not colon:
-            raise ProtocolError(f"malformed plain event line {line[:80]!r}")
-        if value.startswith(_ARRAY_PREFIX):
-            headers[name] = value[len(_ARRAY_PREFIX) :].split(_ARRAY_SEPARATOR)
-        else:
-            headers[name] = value
+    try:
+        headers: dict[str, HeaderValue] = dict(
+            line.split(": ", 1)  # type: ignore[misc]
+            for line in lines
+            if line
+        )
+    except ValueError:
+        bad = next(line for line in lines if line and ": " not in line)
+        raise ProtocolError(f"malformed plain event line {bad[:80]!r}") from None
+    if _ARRAY_PREFIX in text:
+        for name, value in headers.items():
+            if isinstance(value, str) and value.startswith(_ARRAY_PREFIX):
+                headers[name] = value[len(_ARRAY_PREFIX) :].split(_ARRAY_SEPARATOR)
     event_body = None
     length = headers.get("Content-Length")
     if isinstance(length, str) and length.isdigit() and sep:

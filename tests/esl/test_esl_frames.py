@@ -88,6 +88,26 @@ def test_plain_values_are_url_decoded(received):
     assert create.variable("sip_full_via").startswith("SIP/2.0/UDP 127.0.0.1:5070;")
 
 
+def test_plain_values_keep_what_their_encoding_hid():
+    body = (
+        b"Event-Name: CUSTOM\n"
+        b"Event-Subclass: schakel%3A%3Anote\n"
+        b"Note: two%0Alines%3A%20and%20a%20%25%2C\n"
+        b"Said: caf%C3%A9: %FF\n"
+        b"variable_list: ARRAY::a|:b%7C\n\n"
+    )
+    event = decode_plain(body)
+    assert event.key == "schakel::note"
+    assert event["Note"] == "two\nlines: and a %,"
+    assert event["Said"] == "caf\u00e9: \ufffd"
+    assert event.variable("list") == ["a", "b|"]
+
+
+def test_a_plain_line_without_a_value_is_refused():
+    with pytest.raises(ProtocolError, match="malformed plain event line 'Junk'"):
+        decode_plain(b"Event-Name: HEARTBEAT\nJunk\n\n")
+
+
 def _first_create(frames: list[Frame]) -> Frame:
     return next(
         f
