@@ -98,3 +98,19 @@ def test_nobody_logged_in_goes_straight_to_the_fallback(sim, demo, store):
     call.expect_parked(within=20)
     assert call.variable("schakel_target") == "queue"
     assert sum(rang(sim, phone) for phone in members) == 0
+
+
+def test_the_member_who_answers_can_transfer_with_the_phone_keys(sim, demo):
+    group, (karin, lars, *_rest) = phones(sim, demo, "Burgerzaken", answers=False)
+    karin.answers_after(1)
+    anna = sim.phone("anna", demo.user("anna").extension, answers_after=1)
+    call = sim.dial("0201234567", group.number)
+    leg = call.expect_answered_by(karin, within=40)
+    karin_call = sim.track(leg, karin)
+
+    karin_call.press(f"*1{demo.user('anna').extension}#")
+
+    call.expect_answered_by(anna, within=40)
+    assert karin_call.channel.wait_hangup(30)
+    call.hangup()
+    sim.wait_idle()
