@@ -88,3 +88,18 @@ def test_attended_transfer_cancelled_with_hash(sim):
     assert not call.hungup and not anna.hungup
     call.hangup()
     sim.wait_idle()
+
+
+def test_attended_transfer_to_an_outside_number_uses_the_users_call_rights(sim):
+    call, anna = anna_talking(sim)
+    outside = sim.mobile("outside", "+31207654321", answers_after=1)
+    after = len(anna.events())
+    anna.press("*20207654321#")
+    anna.expect_event("CHANNEL_BRIDGE", after=after, within=30)
+    (far,) = [leg for leg in sim.legs.values() if outside.owns(leg)]
+    assert far.answered and not far.hungup
+    anna.press("*")
+    assert anna.channel.wait_hangup(30)
+    assert not far.hungup and not call.hungup
+    call.hangup()
+    sim.wait_idle()
