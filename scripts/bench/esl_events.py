@@ -17,7 +17,7 @@ Three receivers, one after another, in this process (one core):
 - greenswitch: its own receive loop (``InboundESL`` with a ``*`` handler),
   fed ``text/event-plain``, the only format it decodes.
 
-The three take turns for three rounds and each keeps its best. Each rate
+The three take turns for five rounds and each keeps its best. Each rate
 is given per second of wall-clock time and per second of this process's
 CPU time: on a machine shared with other work the process gets a
 fraction of a core, and the CPU figure is then the one that says what one
@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     bodies = load_bodies(captures)
     sizes = [len(body) for body in bodies]
     per_block = len(bodies) * VARIANTS
-    rounds = 3
+    rounds = 5
     ours_n = per_block * (20 if not args.quick else 5)
     green_n = per_block * (2 if not args.quick else 1)
 
