@@ -364,6 +364,11 @@ class PresenceTracker:
 
     # -- writing live state ---------------------------------------------------------
 
+    @property
+    def pending(self) -> int:
+        """Live state writes queued and not yet made (while it cannot be reached)."""
+        return len(self._outbox)
+
     def flush(self) -> None:
         """Write what the cached tracker has queued, in order, in one go.
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
+import redis
+from tcp_proxy import TcpProxy
 
 from orchestrator import live
 from orchestrator.calls.directory import UserDirectory
 from orchestrator.calls.presence import (
     CALLS_KEY,
     CHANNEL,
+    PRESENCE_KEY,
     LegState,
     Presence,
     PresenceTracker,
@@ -219,3 +222,39 @@ def test_do_not_disturb_code_shows_at_once(tracker, capture):
     )
     tracker.handle(parked)
     assert tracker.state("anna") is Presence.DND
+
+
+def test_a_live_state_outage_loses_no_change(
+    redis_url, store, users, capture, free_port
+):
+    # The process that follows the switch keeps what it could not write and
+    # writes it, in order, once live state answers again.
+    server = redis.Redis.from_url(redis_url).connection_pool.connection_kwargs
+    proxy = TcpProxy((server["host"], server["port"]), free_port)
+    proxy.up()
+    client = live.connect(f"redis://127.0.0.1:{free_port}/{server.get('db', 0)}")
+    tracker = PresenceTracker(
+        client, UserDirectory(store), clock=lambda: CAPTURE_TIME, cache=True
+    )
+    direct = live.connect(redis_url)
+    try:
+        for event in registration(capture):
+            if event.key == "sofia::register":
+                tracker.handle(event)
+        assert direct.hget(PRESENCE_KEY, "anna") == "available"
+
+        proxy.down()
+        events = capture("03-basic-bridge")
+        bridged = next(i for i, e in enumerate(events) if e.name == "CHANNEL_BRIDGE")
+        for event in events[: bridged + 1]:
+            tracker.handle(event)
+        assert tracker.pending > 0
+        assert direct.hget(PRESENCE_KEY, "anna") == "available"
+
+        proxy.up()
+        tracker.flush()
+        assert tracker.pending == 0
+        assert direct.hget(PRESENCE_KEY, "anna") == "busy"
+        assert json.loads(direct.hget(CALLS_KEY, B_LEG_03))["state"] == "active"
+    finally:
+        proxy.down()
