@@ -87,9 +87,15 @@ def user_legs(
     delay: int = 0,
     mobile: str | None = None,
     gateway: str = "trunk",
+    owner: str | None = None,
 ) -> list[Leg]:
     """The legs that ring one user: their devices and, by "one number",
-    their mobile through the trunk (together, or ``delay`` seconds later)."""
+    their mobile through the trunk (together, or ``delay`` seconds later).
+
+    With ``owner`` (the user's name) the mobile's leg says whose it is, as
+    a desk phone's leg does: the user shows busy while talking on it, the
+    call is in their call list, and the switch's channel list tells it too.
+    """
     legs = device_legs(sip_users, domain, seconds)
     if one_number == "off" or not mobile:
         return legs
@@ -99,6 +105,11 @@ def user_legs(
         "leg_timeout": seconds,
         "origination_caller_id_number": "${schakel_external_cli}",
     }
+    if owner:
+        variables["schakel_user"] = owner
+        variables["schakel_side"] = "in"
+        if sip_users:
+            variables["presence_id"] = f"{sip_users[0]}@{domain}"
     if one_number == "after" and delay > 0:
         # FreeSWITCH adds the delay to the leg's timeout: the mobile stops
         # ringing together with the phones.

@@ -197,6 +197,7 @@ def user_plan(view: Any, user: Any) -> UserPlan:
             delay=user.one_number_delay,
             mobile=user.mobile,
             gateway=view.gateway,
+            owner=user.username,
         )
         ring = dialstring.render([legs])
     stop = (

@@ -230,6 +230,43 @@ def test_a_call_that_began_before_the_orchestrator_connected(
         client.stop()
 
 
+def test_a_call_answered_on_the_mobile_by_one_number_is_the_users(
+    sim, features, store, settings
+):
+    from orchestrator.config.notifier import Notifier
+    from orchestrator.config.revisions import publish
+
+    def together(session):
+        karin = session.scalars(select(m.User).where(m.User.username == "karin")).one()
+        karin.one_number = "together"
+
+    publish(
+        store, "test", "one number", together, settings=settings, notifier=Notifier()
+    )
+    with store.session() as session:
+        karin = session.scalars(select(m.User).where(m.User.username == "karin")).one()
+        karin_id, did, mobile_number = karin.id, karin.did, karin.mobile
+    sim.phone("karin", "2311", answers=False)
+    mobile = sim.mobile("karin mobile", mobile_number, answers_after=2)
+    call = sim.dial(CALLER, did)
+    leg = call.expect_answered_by(mobile, within=30)
+    call.expect_event("CHANNEL_BRIDGE", within=5)
+    settle(features)
+
+    (live_leg,) = features.presence.legs.of_user("karin")
+    assert (live_leg.uuid, live_leg.state) == (leg.uuid, "active")
+    assert features.presence.state("karin") is Presence.BUSY
+
+    call.hangup()
+    sim.wait_idle(within=20)
+    settle(features)
+    features.writer.flush()
+    with store.session() as session:
+        (entry,) = call_list(session, karin_id)
+    assert (entry.kind, entry.number) == ("answered", "+31201234567")
+    assert features.presence.state("karin") is not Presence.BUSY
+
+
 def test_missed_call_with_voicemail_mailed(sim, features, store, smtp_server):
     features.voicemail.mailer = Mailer("127.0.0.1", smtp_server.port, "vm@test")
     bram = sim.phone("bram", "2302", answers=False)

@@ -40,6 +40,16 @@ def test_one_number_together_and_after():
     assert len(user_legs(["2301"], "d", 20, one_number="after", mobile=None)) == 1
 
 
+def test_the_mobile_leg_says_whose_it_is():
+    (desk, mobile) = user_legs(
+        ["2301"], "d", 20, one_number="together", mobile="+31612345678", owner="anna"
+    )
+    assert mobile.variables["schakel_user"] == "anna"
+    assert mobile.variables["schakel_side"] == "in"
+    assert mobile.variables["presence_id"] == "2301@d"
+    assert "schakel_user" not in desk.variables
+
+
 def test_hunt_dial_string_failover():
     a = MemberLeg(1, "2301", ("2301",))
     b = MemberLeg(2, "2302", ("2302", "2302-app"))
