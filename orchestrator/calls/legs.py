@@ -9,9 +9,9 @@ FreeSWITCH never names "the user" of a channel; it leaves traces:
   ``sip_auth_username``);
 - a trunk leg carries neither.
 
-Legs the orchestrator makes for a user itself (a consultation call, a
-mobile reached through the trunk) say so with ``schakel_user`` (the
-directory id) and ``schakel_side`` (``in`` or ``out``), which win.
+Legs made for a user that carry neither (the mobile that "one number"
+rings through the trunk) say so with ``schakel_user`` (a directory id or
+user name) and ``schakel_side`` (``in`` or ``out``), which win.
 
 A leg belongs to a *call*: the originating leg's UUID. A B leg names it in
 ``originating_leg_uuid``; ``call_uuid`` is not reliable for that, as the
