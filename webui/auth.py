@@ -6,6 +6,8 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
+import gevent
+import redis
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import (
@@ -19,6 +21,7 @@ from flask import (
     url_for,
 )
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from orchestrator.store import models as m
@@ -69,7 +72,50 @@ def home() -> Response:
 @blueprint.get("/health")
 @public
 def health() -> Any:
+    """Liveness: the web app answers."""
     return jsonify(status="ok")
+
+
+# How long readiness waits for one part before calling it down.
+READY_TIMEOUT_S = 2.0
+
+
+@blueprint.get("/health/ready")
+@public
+def ready() -> Any:
+    """Readiness, for a load balancer or an uptime monitor: the store and
+    live state answer, and the switch is connected where this process has
+    one (``schakel serve --no-esl`` has none). 503 names what is down."""
+    services = _services()
+    parts = {
+        "store": _part(lambda: _ping_store(services.store)),
+        "live": _part(services.live.ping),
+        "switch": _switch_state(services.gateway),
+    }
+    ok = parts["store"] == parts["live"] == "ok" and parts["switch"] != "disconnected"
+    body = jsonify(status="ok" if ok else "unavailable", **parts)
+    return body, 200 if ok else 503
+
+
+def _part(check: Any) -> str:
+    try:
+        with gevent.Timeout(READY_TIMEOUT_S):
+            check()
+    except (SQLAlchemyError, redis.RedisError, OSError, gevent.Timeout) as exc:
+        log.warning("readiness: %s", exc or type(exc).__name__)
+        return "down"
+    return "ok"
+
+
+def _ping_store(store: Any) -> None:
+    with store.session() as session:
+        session.execute(select(1))
+
+
+def _switch_state(gateway: Any) -> str:
+    if gateway is None:
+        return "none"
+    return "connected" if gateway.connected else "disconnected"
 
 
 @blueprint.get("/login")

@@ -77,6 +77,9 @@ class FakeChannel:
 class FakeGateway(Gateway):
     """Records what is sent and answers like the switch would."""
 
+    # Set to False to play a switch that is out of reach.
+    connected = True
+
     def __init__(self) -> None:
         self.dispatcher = Dispatcher()
         self.sent: list[Sent] = []

@@ -50,6 +50,11 @@ class Gateway(abc.ABC):
     def on_resync(self, hook: ResyncHook) -> None:
         """Call ``hook(snapshot)`` whenever the live state must be rebuilt."""
 
+    @property
+    def connected(self) -> bool:
+        """Whether commands reach the switch now."""
+        return True
+
     # -- events -----------------------------------------------------------
 
     def subscribe(self, handler: Handler, keys: Iterable[str] = (ALL,)) -> Subscription:
@@ -198,3 +203,7 @@ class EslGateway(Gateway):
 
     def on_resync(self, hook: ResyncHook) -> None:
         self.client.add_resync_hook(hook)
+
+    @property
+    def connected(self) -> bool:
+        return self.client.connected

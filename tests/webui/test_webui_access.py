@@ -12,13 +12,15 @@ from webui_helpers import post, sign_in
 from werkzeug.routing import Rule
 
 # Open to anybody, on purpose: signing in, the language choice, the health
-# probe for the load balancer, static files, and the switch's xml_curl
-# endpoint (which guards itself with its own credentials and address list).
+# and readiness probes for the load balancer, static files, and the switch's
+# xml_curl endpoint (which guards itself with its own credentials and
+# address list).
 PUBLIC = {
     "auth.login",
     "auth.login_post",
     "auth.language",
     "auth.health",
+    "auth.ready",
     "auth.entra_start",
     "auth.entra_callback",
     "static",

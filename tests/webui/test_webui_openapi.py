@@ -30,7 +30,7 @@ def spec() -> dict[str, Any]:
 def _app_operations(app: Flask) -> set[tuple[str, str]]:
     found = set()
     for rule in app.url_map.iter_rules():
-        if not (rule.rule.startswith("/api/") or rule.rule == "/health"):
+        if not rule.rule.startswith(("/api/", "/health")):
             continue
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
@@ -169,6 +169,7 @@ def test_answers_match_the_spec(
     token = everything.get("/api/v1/me").json["csrf_token"]
     calls = [
         ("get", "/health", "/health", None),
+        ("get", "/health/ready", "/health/ready", None),
         ("get", "/api/v1/me", "/api/v1/me", None),
         ("get", "/api/v1/me/forwards", "/api/v1/me/forwards", None),
         ("get", "/api/v1/me/calls", "/api/v1/me/calls", None),
