@@ -259,3 +259,22 @@ def test_fuzz_junk_never_escapes_as_anything_but_protocol_error(junk):
                     pass
     except ProtocolError:
         pass
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(frames(), min_size=1, max_size=6), st.data())
+def test_fuzz_the_receive_loops_way_gives_the_same_frames_in_order(items, data):
+    # The receive loop takes JSON event bodies without a Frame around them:
+    # whatever the cuts, each frame arrives once, in stream order.
+    stream = b"".join(raw for raw, _, _ in items)
+    cuts = sorted(data.draw(st.sets(st.integers(0, len(stream)), max_size=10)))
+    parser = FrameParser()
+    got: list[tuple[str, bytes]] = []
+    for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True):
+        parser.push(
+            stream[a:b],
+            lambda frame: got.append((frame.content_type, frame.body)),
+            lambda body: got.append(("text/event-json", body)),
+        )
+    assert got == [(headers["Content-Type"], body) for _, headers, body in items]
+    assert not parser.mid_frame
