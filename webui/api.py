@@ -1,17 +1,24 @@
-"""The JSON API under ``/api/v1``, described in ``openapi.yaml``.
+"""The JSON API under ``/api/v1``, described in ``webui/openapi.yaml``.
 
 It uses the same session as the pages: a signed-in browser (or a client that
 signed in through ``/login``) sends the session cookie, and every request
 that changes something carries the session's CSRF token in the
 ``X-CSRF-Token`` header (``GET /api/v1/me`` returns it).
+
+Following the Dutch government's API design rules: the major version is in
+the path, the full version in every answer's ``API-Version`` header, and
+the description at ``/api/v1/openapi.json``.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+from importlib import resources
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+import yaml
+from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,7 +27,7 @@ from webui import errors, history, livestate, revisions, selfservice, useredit
 from webui.admin import PAGE
 from webui.live import LIVE_ROLES
 from webui.me import PHONE_ROLES
-from webui.security import csrf_token, requires, user_or_fail
+from webui.security import csrf_token, public, requires, user_or_fail
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +36,35 @@ blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
 def _services() -> Any:
     return current_app.extensions["schakel"]
+
+
+@functools.cache
+def description() -> dict[str, Any]:
+    """The OpenAPI description of this API (``webui/openapi.yaml``)."""
+    text = resources.files("webui").joinpath("openapi.yaml").read_text("utf-8")
+    found: dict[str, Any] = yaml.safe_load(text)
+    return found
+
+
+def version() -> str:
+    """The API's full version (semantic versioning)."""
+    return str(description()["info"]["version"])
+
+
+def add_version(response: Response) -> Response:
+    """Every answer of the API says which version gave it (API-Version)."""
+    if request.path.startswith("/api/"):
+        response.headers["API-Version"] = version()
+    return response
+
+
+@blueprint.get("/openapi.json")
+@public
+def openapi() -> Any:
+    response = jsonify(description())
+    # Published for anyone's tools, documentation viewers on other sites too.
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
 
 
 def _body() -> dict[str, Any]:

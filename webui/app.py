@@ -127,6 +127,7 @@ def _blueprints(app: Flask) -> None:
     live.sock.init_app(app)
     app.config["MACHINE_ENDPOINTS"] = set()
     app.before_request(_machine_body_limit)
+    app.after_request(api.add_version)
     _machine_endpoints(app)
 
 

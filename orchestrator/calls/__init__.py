@@ -7,5 +7,5 @@
   offline, kept in live state and published;
 - `orchestrator.calls.service` and `orchestrator.calls.transfer`: hold,
   blind and attended transfer over the injected `Gateway`;
-- `orchestrator.calls.api`: the web routes under ``/api/calls``.
+- `orchestrator.calls.api`: the web routes under ``/api/v1/calls``.
 """

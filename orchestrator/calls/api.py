@@ -7,20 +7,20 @@ session's CSRF token, as everywhere in the app. Failures are answered as
 the failure (see `orchestrator.calls.errors`), the text in the user's
 language.
 
-    GET    /api/calls                              live calls of the user
-    POST   /api/calls/<uuid>/hold | /unhold        (music for the caller)
-    POST   /api/calls/<uuid>/transfer              {"destination": ...} blind
-    POST   /api/calls/<uuid>/attended-transfer     {"destination": ...}
-    GET    /api/calls/<uuid>/attended-transfer     its state
-    POST   /api/calls/<uuid>/cancel-transfer
-    POST   /api/calls/<uuid>/complete-transfer
-    GET    /api/calls/history?kind=placed|answered|missed&limit=&before=
-    GET    /api/presence                           everyone's presence
-    GET    /api/voicemail                          the user's messages
-    GET    /api/voicemail/<id>/audio
-    POST   /api/voicemail/<id>/heard               {"heard": true|false}
-    DELETE /api/voicemail/<id>
-    GET|PUT /api/voicemail/greeting                audio/wav
+    GET    /api/v1/calls                              live calls of the user
+    POST   /api/v1/calls/<uuid>/hold | /unhold        (music for the caller)
+    POST   /api/v1/calls/<uuid>/transfer              {"destination": ...} blind
+    POST   /api/v1/calls/<uuid>/attended-transfer     {"destination": ...}
+    GET    /api/v1/calls/<uuid>/attended-transfer     its state
+    POST   /api/v1/calls/<uuid>/cancel-transfer
+    POST   /api/v1/calls/<uuid>/complete-transfer
+    GET    /api/v1/calls/history?kind=placed|answered|missed&limit=&before=
+    GET    /api/v1/presence                           everyone's presence
+    GET    /api/v1/voicemail                          the user's messages
+    GET    /api/v1/voicemail/<id>/audio
+    POST   /api/v1/voicemail/<id>/heard               {"heard": true|false}
+    DELETE /api/v1/voicemail/<id>
+    GET|PUT /api/v1/voicemail/greeting                audio/wav
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from webui.security import requires, user_or_fail
 
 log = logging.getLogger(__name__)
 
-blueprint = Blueprint("calls", __name__, url_prefix="/api")
+blueprint = Blueprint("calls", __name__, url_prefix="/api/v1")
 
 PHONE_ROLES = (m.Role.USER, m.Role.AGENT, m.Role.SUPERVISOR)
 MAX_LIMIT = 200

@@ -2,7 +2,7 @@
 
 `build` makes every part once per process: the record writer, the user
 directory, call history, presence, the calls service and voicemail. The
-web app (``/api/calls``, ``/api/voicemail``) and the background service
+web app (``/api/v1/calls``, ``/api/v1/voicemail``) and the background service
 `run` share the same instance through `features_of`.
 
 `run` is registered in `orchestrator.runtime`: it subscribes the parts to

@@ -1,6 +1,6 @@
 """Hold and transfer of a user's live call, over the injected `Gateway`.
 
-The user names their own leg (its UUID, as ``/api/calls`` lists it); the
+The user names their own leg (its UUID, as ``/api/v1/calls`` lists it); the
 *caller* is the leg bridged to it. What the switch needs:
 
 - hold: ``uuid_hold`` on the user's leg. The switch re-INVITEs the phone

@@ -75,13 +75,13 @@ def post(client: FlaskClient, path: str, body: dict | None = None):
 
 
 def test_signed_in_users_only(app):
-    response = app.test_client().get("/api/calls")
+    response = app.test_client().get("/api/v1/calls")
     assert response.status_code == 401
     assert response.get_json()["error"] == "not-signed-in"
 
 
 def test_my_calls(app, users, features):
-    response = signed_in(app, users["anna"]).get("/api/calls")
+    response = signed_in(app, users["anna"]).get("/api/v1/calls")
     assert response.status_code == 200
     (call,) = response.get_json()["calls"]
     assert (call["uuid"], call["state"], call["other"]) == (ANNA, "active", CALLER)
@@ -90,33 +90,33 @@ def test_my_calls(app, users, features):
 
 def test_hold_needs_the_csrf_token(app, users, features, gateway):
     client = signed_in(app, users["anna"])
-    response = client.post(f"/api/calls/{ANNA}/hold")
+    response = client.post(f"/api/v1/calls/{ANNA}/hold")
     assert response.status_code == 403
     assert gateway.lines("uuid_hold") == []
 
-    response = post(client, f"/api/calls/{ANNA}/hold")
+    response = post(client, f"/api/v1/calls/{ANNA}/hold")
     assert response.status_code == 200
     assert gateway.lines("uuid_hold") == [f"uuid_hold {ANNA}"]
 
 
 def test_someone_elses_call_is_not_found_in_their_language(app, users, features):
-    response = post(signed_in(app, users["bram"]), f"/api/calls/{ANNA}/hold")
+    response = post(signed_in(app, users["bram"]), f"/api/v1/calls/{ANNA}/hold")
     assert response.status_code == 404
     assert response.get_json() == {
         "error": "call-not-found",
         "message": "Dit gesprek bestaat niet (meer).",
         "details": {"uuid": ANNA},
     }
-    response = post(signed_in(app, users["carla"]), f"/api/calls/{ANNA}/hold")
+    response = post(signed_in(app, users["carla"]), f"/api/v1/calls/{ANNA}/hold")
     assert response.get_json()["message"] == "This call does not exist (any more)."
 
 
 def test_transfer_input_is_checked(app, users, features, gateway):
     client = signed_in(app, users["anna"])
-    response = post(client, f"/api/calls/{ANNA}/transfer", {"destination": "x1"})
+    response = post(client, f"/api/v1/calls/{ANNA}/transfer", {"destination": "x1"})
     assert response.status_code == 422
     assert response.get_json()["error"] == "invalid-destination"
-    response = post(client, f"/api/calls/{ANNA}/transfer", {})
+    response = post(client, f"/api/v1/calls/{ANNA}/transfer", {})
     assert response.status_code == 422
     assert response.get_json()["error"] == "invalid-input"
     assert gateway.lines("uuid_transfer") == []
@@ -124,7 +124,7 @@ def test_transfer_input_is_checked(app, users, features, gateway):
 
 def test_blind_transfer(app, users, features, gateway):
     client = signed_in(app, users["anna"])
-    response = post(client, f"/api/calls/{ANNA}/transfer", {"destination": "2002"})
+    response = post(client, f"/api/v1/calls/{ANNA}/transfer", {"destination": "2002"})
     assert response.status_code == 202
     assert response.get_json()["caller"] == CALLER
     assert gateway.lines("uuid_transfer") == [
@@ -135,20 +135,20 @@ def test_blind_transfer(app, users, features, gateway):
 def test_attended_transfer_and_its_state(app, users, features, gateway):
     client = signed_in(app, users["anna"])
     response = post(
-        client, f"/api/calls/{ANNA}/attended-transfer", {"destination": "2002"}
+        client, f"/api/v1/calls/{ANNA}/attended-transfer", {"destination": "2002"}
     )
     assert response.status_code == 202
     assert response.get_json()["state"] == "ringing"
 
-    response = post(client, f"/api/calls/{ANNA}/complete-transfer")
+    response = post(client, f"/api/v1/calls/{ANNA}/complete-transfer")
     assert response.status_code == 409
     assert response.get_json()["error"] == "transfer-not-allowed"
     assert response.get_json()["details"]["state"] == "ringing"
 
-    response = post(client, f"/api/calls/{ANNA}/cancel-transfer")
+    response = post(client, f"/api/v1/calls/{ANNA}/cancel-transfer")
     assert response.status_code == 200
     assert response.get_json()["state"] == "cancelled"
-    state = client.get(f"/api/calls/{ANNA}/attended-transfer").get_json()
+    state = client.get(f"/api/v1/calls/{ANNA}/attended-transfer").get_json()
     assert state["state"] == "cancelled"
 
 
@@ -157,7 +157,7 @@ def test_switch_unavailable(app, users, features, gateway):
         raise NotConnected("switch gone")
 
     gateway.reply("uuid_getvar", down)
-    response = post(signed_in(app, users["anna"]), f"/api/calls/{ANNA}/hold")
+    response = post(signed_in(app, users["anna"]), f"/api/v1/calls/{ANNA}/hold")
     assert response.status_code == 503
     assert response.get_json()["error"] == "switch-unavailable"
     assert "Er is niets veranderd" in response.get_json()["message"]
@@ -170,19 +170,19 @@ def test_call_history(app, users, features, capture):
     features.writer.flush()
     client = signed_in(app, users["anna"])
 
-    calls = client.get("/api/calls/history").get_json()["calls"]
+    calls = client.get("/api/v1/calls/history").get_json()["calls"]
     assert sorted(c["kind"] for c in calls) == ["answered", "missed", "missed"]
-    missed = client.get("/api/calls/history?kind=missed&limit=1").get_json()
+    missed = client.get("/api/v1/calls/history?kind=missed&limit=1").get_json()
     assert len(missed["calls"]) == 1
     assert missed["calls"][0]["number"] == "+31201234567"
-    response = client.get("/api/calls/history?kind=lost")
+    response = client.get("/api/v1/calls/history?kind=lost")
     assert response.status_code == 422
-    assert client.get("/api/calls/history?limit=-3").status_code == 422
+    assert client.get("/api/v1/calls/history?limit=-3").status_code == 422
 
 
 def test_presence(app, users, features):
     features.presence.recompute("anna")
-    response = signed_in(app, users["bram"]).get("/api/presence")
+    response = signed_in(app, users["bram"]).get("/api/v1/presence")
     assert response.get_json()["presence"]["anna"] == "busy"
 
 
@@ -199,21 +199,21 @@ def wav(seconds: float) -> bytes:
 def test_greeting_upload_larger_than_a_form(app, users, features, gateway):
     gateway.reply("vm_fsdb_pref_greeting_set", "-OK\n")
     client = signed_in(app, users["anna"])
-    assert client.get("/api/voicemail/greeting").status_code == 404
+    assert client.get("/api/v1/voicemail/greeting").status_code == 404
     greeting = wav(6.0)
     assert len(greeting) > 64 * 1024
 
     response = client.put(
-        "/api/voicemail/greeting",
+        "/api/v1/voicemail/greeting",
         data=greeting,
         content_type="audio/wav",
         headers={"X-CSRF-Token": TOKEN},
     )
 
     assert response.status_code == 204
-    assert client.get("/api/voicemail/greeting").data == greeting
+    assert client.get("/api/v1/voicemail/greeting").data == greeting
     response = client.put(
-        "/api/voicemail/greeting",
+        "/api/v1/voicemail/greeting",
         data=b"not audio",
         content_type="audio/wav",
         headers={"X-CSRF-Token": TOKEN},
@@ -231,19 +231,19 @@ def test_voicemail_messages(app, users, features, gateway, captures_dir, setting
     features.writer.flush()
     client = signed_in(app, users["anna"])
 
-    (message,) = client.get("/api/voicemail").get_json()["messages"]
+    (message,) = client.get("/api/v1/voicemail").get_json()["messages"]
     assert message["caller_number"] == "+31201234567"
-    assert client.get(f"/api/voicemail/{message['id']}/audio").status_code == 404
-    response = post(client, f"/api/voicemail/{message['id']}/heard", {"heard": True})
+    assert client.get(f"/api/v1/voicemail/{message['id']}/audio").status_code == 404
+    response = post(client, f"/api/v1/voicemail/{message['id']}/heard", {"heard": True})
     assert response.status_code == 200
     assert (
         signed_in(app, users["bram"])
-        .delete(f"/api/voicemail/{message['id']}", headers={"X-CSRF-Token": TOKEN})
+        .delete(f"/api/v1/voicemail/{message['id']}", headers={"X-CSRF-Token": TOKEN})
         .status_code
         == 404
     )
     response = client.delete(
-        f"/api/voicemail/{message['id']}", headers={"X-CSRF-Token": TOKEN}
+        f"/api/v1/voicemail/{message['id']}", headers={"X-CSRF-Token": TOKEN}
     )
     assert response.status_code == 204
-    assert client.get("/api/voicemail").get_json()["messages"] == []
+    assert client.get("/api/v1/voicemail").get_json()["messages"] == []

@@ -12,15 +12,16 @@ from webui_helpers import post, sign_in
 from werkzeug.routing import Rule
 
 # Open to anybody, on purpose: signing in, the language choice, the health
-# and readiness probes for the load balancer, static files, and the switch's
-# xml_curl endpoint (which guards itself with its own credentials and
-# address list).
+# and readiness probes for the load balancer, the API's own description,
+# static files, and the switch's xml_curl endpoint (which guards itself with
+# its own credentials and address list).
 PUBLIC = {
     "auth.login",
     "auth.login_post",
     "auth.language",
     "auth.health",
     "auth.ready",
+    "api.openapi",
     "auth.entra_start",
     "auth.entra_callback",
     "static",

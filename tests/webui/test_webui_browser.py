@@ -194,7 +194,7 @@ def test_own_call_can_be_put_on_hold_from_the_live_page(
     assert page.locator("#call-leg-8 button").count() == 0
     hold = page.locator("#call-leg-7 button[data-action=hold]")
     assert hold.inner_text() == "In de wacht"
-    with page.expect_response("**/api/calls/leg-7/hold") as answer:
+    with page.expect_response("**/api/v1/calls/leg-7/hold") as answer:
         hold.click()
 
     # No switch here and no such leg: the calls API says so, in Dutch.

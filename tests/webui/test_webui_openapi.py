@@ -1,4 +1,4 @@
-"""openapi.yaml describes the running app: the same paths, methods and shapes."""
+"""webui/openapi.yaml describes the running app: the same paths, methods and shapes."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from orchestrator.calls.presence import CALLS_KEY, PRESENCE_KEY
 from orchestrator.store import models as m
 from orchestrator.store.db import Store
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"
+SPEC_PATH = Path(__file__).resolve().parents[2] / "webui" / "openapi.yaml"
 METHODS = {"get", "put", "post", "patch", "delete"}
 
 
@@ -170,6 +170,7 @@ def test_answers_match_the_spec(
     calls = [
         ("get", "/health", "/health", None),
         ("get", "/health/ready", "/health/ready", None),
+        ("get", "/api/v1/openapi.json", "/api/v1/openapi.json", None),
         ("get", "/api/v1/me", "/api/v1/me", None),
         ("get", "/api/v1/me/forwards", "/api/v1/me/forwards", None),
         ("get", "/api/v1/me/calls", "/api/v1/me/calls", None),
@@ -212,3 +213,46 @@ def test_error_answers_match_the_spec(
     assert refused.status_code == 422
     check(spec, {"$ref": "#/components/schemas/Error"}, refused.json, "422")
     assert refused.json["details"] == {"number": "Dit is geen geldig telefoonnummer."}
+
+
+# -- the Dutch government's API design rules (API Design Rules, core) ------
+
+
+def test_the_description_is_published_as_json_for_anyone(
+    client: FlaskClient, spec: dict[str, Any]
+) -> None:
+    # API-51: the OAS document at a standard place, in JSON, reachable
+    # from other sites' documentation tools.
+    answer = client.get("/api/v1/openapi.json")
+    assert answer.status_code == 200
+    assert answer.json == spec
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_every_answer_names_the_full_version(
+    everything: FlaskClient, client: FlaskClient, spec: dict[str, Any]
+) -> None:
+    # API-57 and API-56: the full semantic version in a header, the major
+    # one (API-20) in the path.
+    version = spec["info"]["version"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version)
+    for answer in (
+        everything.get("/api/v1/me"),
+        client.get("/api/v1/me"),  # refused: not signed in
+        client.get("/api/v1/no-such-thing"),
+    ):
+        assert answer.headers["API-Version"] == version
+    assert "API-Version" not in client.get("/login").headers
+
+
+def test_paths_carry_the_major_version_and_no_trailing_slash(app: Flask) -> None:
+    # API-20 and API-48.
+    major = "/api/v" + str(int(_spec_version().split(".")[0])) + "/"
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/"):
+            assert rule.rule.startswith(major), rule.rule
+            assert not rule.rule.endswith("/"), rule.rule
+
+
+def _spec_version() -> str:
+    return str(yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))["info"]["version"])

@@ -69,7 +69,7 @@
       body = JSON.stringify({destination});
     }
     const token = document.querySelector('meta[name="csrf-token"]').content;
-    const response = await fetch("/api/calls/" + encodeURIComponent(uuid) + "/" + action, {
+    const response = await fetch("/api/v1/calls/" + encodeURIComponent(uuid) + "/" + action, {
       method: "POST",
       headers: {"Content-Type": "application/json", "X-CSRF-Token": token},
       body,
