@@ -157,7 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     changes = 5 if args.quick else 30
     live = redis.Redis.from_url(args.redis)
-    live.ping()
+    try:
+        live.ping()
+    except redis.RedisError as exc:
+        raise SystemExit(f"no Redis at {args.redis}: {exc}") from None
 
     with tempfile.TemporaryDirectory(prefix="schakel-wallboard-") as folder:
         port = free_port()
