@@ -8,6 +8,7 @@ a key twice (``Hangup-Cause`` in CHANNEL_HANGUP_COMPLETE), the last one wins.
 from __future__ import annotations
 
 import re
+from binascii import a2b_qp
 from collections.abc import Iterator, Mapping
 from urllib.parse import unquote_to_bytes
 
@@ -341,6 +342,37 @@ def decode_plain(body: bytes) -> Event:
     announced by an inner ``Content-Length``.
     """
     head, sep, rest = body.partition(b"\n\n")
+    headers = _plain_headers(head)
+    event_body = None
+    length = headers.get("Content-Length")
+    if isinstance(length, str) and length.isdigit() and sep:
+        event_body = rest[: int(length)].decode("utf-8", "replace")
+    return Event(headers, event_body)
+
+
+def _url_decode(text: bytes) -> bytes:
+    """``unquote_to_bytes`` in C: as quoted-printable, with ``%`` for ``=``."""
+    escapes = text.count(b"%")
+    if not escapes:
+        return text
+    # What quoted-printable would read otherwise ('=' itself, and line
+    # breaks, which after an '=' it drops as soft breaks) becomes an escape.
+    qp = text
+    for char, escape in _QP_LITERALS:
+        if char in qp:
+            qp = qp.replace(char, escape)
+    decoded = a2b_qp(qp.replace(b"%", b"="))
+    # A valid escape makes two bytes fewer, a malformed one fewer or none:
+    # if one is malformed, the standard library keeps it as it was.
+    if len(decoded) != len(text) - 2 * escapes:
+        return unquote_to_bytes(text)
+    return decoded
+
+
+_QP_LITERALS = ((b"=", b"=3D"), (b"\r", b"=0D"), (b"\n", b"=0A"))
+
+
+def _plain_headers(head: bytes) -> dict[str, HeaderValue]:
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError:
@@ -349,7 +381,7 @@ def decode_plain(body: bytes) -> Event:
         # One unquote for all lines: the encoded text has no NUL (it is
         # encoded as %00) and no decoded value can hold one (C strings), so
         # NUL can stand in for the line breaks while decoding.
-        decoded = unquote_to_bytes(head.replace(b"\n", b"\x00"))
+        decoded = _url_decode(head.replace(b"\n", b"\x00"))
         text = decoded.decode("utf-8", "replace")
         lines = text.split("\x00")
     else:
@@ -367,11 +399,7 @@ def decode_plain(body: bytes) -> Event:
         for name, value in headers.items():
             if isinstance(value, str) and value.startswith(_ARRAY_PREFIX):
                 headers[name] = value[len(_ARRAY_PREFIX) :].split(_ARRAY_SEPARATOR)
-    event_body = None
-    length = headers.get("Content-Length")
-    if isinstance(length, str) and length.isdigit() and sep:
-        event_body = rest[: int(length)].decode("utf-8", "replace")
-    return Event(headers, event_body)
+    return headers
 
 
 DECODERS = {"text/event-json": decode_json, "text/event-plain": decode_plain}

@@ -103,6 +103,27 @@ def test_plain_values_keep_what_their_encoding_hid():
     assert event.variable("list") == ["a", "b|"]
 
 
+# Text rich in what URL decoding turns on: escapes, good and broken, and
+# the quoted-printable marks the decoder borrows.
+_ESCAPE_TEXT = st.lists(
+    st.sampled_from([b"%", b"=", b"3D", b"3d", b"A", b"0", b"g", b"%25", b"\r"])
+    | st.binary(max_size=4),
+    max_size=40,
+).map(b"".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_ESCAPE_TEXT)
+def test_fuzz_url_decoding_matches_the_standard_library(text):
+    from urllib.parse import quote_from_bytes, unquote_to_bytes
+
+    from orchestrator.esl.events import _url_decode
+
+    assert _url_decode(text) == unquote_to_bytes(text)
+    encoded = quote_from_bytes(text, safe=b"").encode()
+    assert _url_decode(encoded) == text
+
+
 def test_a_plain_line_without_a_value_is_refused():
     with pytest.raises(ProtocolError, match="malformed plain event line 'Junk'"):
         decode_plain(b"Event-Name: HEARTBEAT\nJunk\n\n")
