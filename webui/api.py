@@ -170,7 +170,8 @@ def me_voicemail() -> Any:
 @blueprint.get("/live")
 @requires(*LIVE_ROLES)
 def live_snapshot() -> Any:
-    return jsonify(livestate.snapshot(_services().live))
+    services = _services()
+    return jsonify(livestate.snapshot(services.live, services.settings.country))
 
 
 @blueprint.get("/users")

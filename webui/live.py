@@ -39,9 +39,12 @@ LIVE_ROLES = (m.Role.SUPERVISOR, m.Role.AGENT)
 class LiveHub:
     """One subscription to :data:`CHANNEL`, shared by this process's clients."""
 
-    def __init__(self, live: redis.Redis, channel: str = CHANNEL) -> None:
+    def __init__(
+        self, live: redis.Redis, channel: str = CHANNEL, country: str = "NL"
+    ) -> None:
         self.live = live
         self.channel = channel
+        self.country = country
         self._clients: set[queue.Queue[str]] = set()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -89,7 +92,9 @@ class LiveHub:
                     pubsub = None
                     continue
                 if message is not None and message.get("type") == "message":
-                    self.publish_local(_text(message["data"]))
+                    # Numbers are made readable once here, not per client.
+                    text = _text(message["data"])
+                    self.publish_local(livestate.shown_text(text, self.country))
         finally:
             if pubsub is not None:
                 _close(pubsub)
@@ -140,7 +145,9 @@ def hub() -> LiveHub:
     services = current_app.extensions["schakel"]
     found = services.extra.get("live_hub")
     if found is None:
-        found = services.extra["live_hub"] = LiveHub(services.live)
+        found = services.extra["live_hub"] = LiveHub(
+            services.live, country=services.settings.country
+        )
     return found
 
 
@@ -165,7 +172,8 @@ def socket(ws: Any) -> None:
     the_hub = hub()
     inbox = the_hub.join()
     try:
-        ws.send(json.dumps(livestate.snapshot(services.live)))
+        snapshot = livestate.snapshot(services.live, services.settings.country)
+        ws.send(json.dumps(snapshot))
         while ws.connected:
             try:
                 data = inbox.get(timeout=POLL_SECONDS)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orchestrator.calls.presence import CALLS_KEY, PRESENCE_KEY
+from orchestrator.domain import numbering
 from orchestrator.store import models as m
 
 log = logging.getLogger(__name__)
@@ -53,8 +54,55 @@ def calls(live: redis.Redis) -> list[dict[str, Any]]:
     return found
 
 
-def snapshot(live: redis.Redis) -> dict[str, Any]:
-    return {"type": "snapshot", "calls": calls(live), "presence": presence(live)}
+def snapshot(live: redis.Redis, country: str = "NL") -> dict[str, Any]:
+    return {
+        "type": "snapshot",
+        "calls": [shown(call, country) for call in calls(live)],
+        "presence": presence(live),
+    }
+
+
+def shown(call: dict[str, Any], country: str = "NL") -> dict[str, Any]:
+    """A live call with its numbers as people write them.
+
+    The switch gives numbers in E.164 (``+31612345678``); the page shows
+    ``06 12345678``. A caller name that is only the number again (what the
+    switch puts there when the caller sent none) is no name.
+    """
+    number = call.get("from")
+    name = call.get("from_name")
+    extra: dict[str, Any] = {
+        "from_shown": _number(number, country),
+        "to_shown": _number(call.get("to"), country),
+    }
+    if name and isinstance(number, str) and _digits(name) == _digits(number):
+        extra["from_name"] = ""
+    return call | extra
+
+
+def shown_text(text: str, country: str = "NL") -> str:
+    """`shown` for a live event as published (JSON text); others as they are."""
+    if '"type":"call"' not in text.replace(" ", ""):
+        return text
+    try:
+        event = json.loads(text)
+    except ValueError:
+        return text
+    if not isinstance(event, dict) or event.get("type") != "call":
+        return text
+    return json.dumps(shown(event, country), separators=(",", ":"))
+
+
+def _number(value: Any, country: str) -> str:
+    if not isinstance(value, str):
+        return ""
+    if value.startswith("+"):
+        return numbering.national(value, country)
+    return value
+
+
+def _digits(text: str) -> str:
+    return "".join(char for char in text if char.isdigit())
 
 
 def people(db: Session, live: redis.Redis) -> list[Person]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -163,6 +164,21 @@ def test_live_page_shows_a_pushed_call(
     row.wait_for()
     assert "Jan de Aannemer" in row.inner_text()
     assert "Gaat over" in row.inner_text()
+    # A Dutch page tells the time on a 24-hour clock.
+    since = row.locator("td").nth(4).inner_text()
+    assert re.fullmatch(r"\d\d:\d\d:\d\d", since), since
+
+    # An outside caller who sent no name: the number once, as written here.
+    stranger = event | {
+        "uuid": "leg-2",
+        "from": "+31612345678",
+        "from_name": "+31612345678",
+    }
+    live.publish(CHANNEL, json.dumps(stranger))
+    page.locator("#call-leg-2").wait_for()
+    assert page.locator("#call-leg-2 td").first.inner_text() == "06 12345678"
+    live.publish(CHANNEL, json.dumps(stranger | {"state": "ended"}))
+    page.locator("#call-leg-2").wait_for(state="detached")
 
     live.publish(CHANNEL, json.dumps(event | {"state": "active"}))
     page.wait_for_selector("#call-leg-1[data-state=active]")

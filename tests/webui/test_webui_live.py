@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from orchestrator import live as live_mod
 from orchestrator.calls.presence import CALLS_KEY, PRESENCE_KEY
 from webui import live as live_page
+from webui import livestate
 from webui.live import CLIENT_BACKLOG, LiveHub
 
 
@@ -22,15 +23,51 @@ def hub() -> LiveHub:
 
 def test_every_client_gets_every_event(hub: LiveHub) -> None:
     first, second = hub.join(), hub.join()
-    live_page.publish(hub.live, {"type": "call", "uuid": "a", "state": "ringing"})
+    call = {"type": "call", "uuid": "a", "state": "ringing", "from": "2303"}
+    live_page.publish(hub.live, call)
 
     for inbox in (first, second):
-        assert json.loads(inbox.get(timeout=5)) == {
-            "type": "call",
-            "uuid": "a",
-            "state": "ringing",
+        assert json.loads(inbox.get(timeout=5)) == call | {
+            "from_shown": "2303",
+            "to_shown": "",
         }
     hub.stop()
+
+
+def test_numbers_reach_the_page_as_people_write_them(hub: LiveHub) -> None:
+    inbox = hub.join()
+    live_page.publish(
+        hub.live,
+        {
+            "type": "call",
+            "uuid": "b",
+            "state": "ringing",
+            "from": "+31612345678",
+            # What the switch puts in the name when the caller sent none.
+            "from_name": "+31612345678",
+            "to": "+31317492300",
+        },
+    )
+
+    event = json.loads(inbox.get(timeout=5))
+    assert event["from"] == "+31612345678"
+    assert event["from_shown"] == "06 12345678"
+    assert event["from_name"] == ""
+    assert event["to_shown"] == "0317 492 300"
+    hub.stop()
+
+
+def test_a_foreign_number_keeps_its_country_and_a_real_name_stays() -> None:
+    call = {"from": "+3220000000", "from_name": "Bureau Brussel", "to": "2301"}
+    shown = livestate.shown(call)
+    assert shown["from_shown"] == "+32 2 000 00 00"
+    assert shown["from_name"] == "Bureau Brussel"
+    assert shown["to_shown"] == "2301"
+
+
+def test_events_other_than_calls_pass_unchanged() -> None:
+    for text in ('{"type":"presence","user":"carla"}', "not json", '{"type":"call"'):
+        assert livestate.shown_text(text) == text
 
 
 def test_a_client_that_left_gets_nothing(hub: LiveHub) -> None:
@@ -64,7 +101,15 @@ def test_snapshot_api_reads_live_state(as_agent: FlaskClient, app: object) -> No
     snapshot = as_agent.get("/api/v1/live").json
 
     assert snapshot["presence"] == {"carla": "ringing"}
-    assert snapshot["calls"] == [{"type": "call", "state": "ringing", "uuid": "leg-9"}]
+    assert snapshot["calls"] == [
+        {
+            "type": "call",
+            "state": "ringing",
+            "uuid": "leg-9",
+            "from_shown": "",
+            "to_shown": "",
+        }
+    ]
 
 
 def test_live_page_lists_colleagues_with_their_presence(

@@ -5,7 +5,7 @@
 (() => {
   const ENDED = new Set(["hangup", "ended", "hungup", "destroyed"]);
   const calls = new Map();
-  let status, labels, tbody, counter, empty;
+  let status, labels, tbody, counter, empty, clock;
 
   const label = (state) =>
     labels.dataset["state" + state.charAt(0).toUpperCase() + state.slice(1)] || state;
@@ -29,12 +29,13 @@
       row.className = "call-new";
       tbody.prepend(row);
     }
+    const from = call.from_shown || call.from || "";
     row.replaceChildren(
-      cell(call.from_name ? call.from_name + " " + (call.from || "") : call.from),
-      cell(call.to),
+      cell(call.from_name ? call.from_name + " " + from : from),
+      cell(call.to_shown || call.to),
       cell(call.queue || call.extension),
       cell(label(call.state || "unknown")),
-      cell(call.since ? new Date(call.since * 1000).toLocaleTimeString() : ""),
+      cell(call.since ? clock.format(new Date(call.since * 1000)) : ""),
       actions(call),
     );
     row.dataset.state = call.state || "";
@@ -146,6 +147,10 @@
     tbody = document.querySelector("#live-calls tbody");
     counter = document.getElementById("call-count");
     empty = document.getElementById("no-calls");
+    // Times as the page's language writes them (24 hours in Dutch).
+    clock = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
+      hour: "2-digit", minute: "2-digit", second: "2-digit",
+    });
     for (const badge of document.querySelectorAll("#presence .badge")) {
       badge.textContent = label(badge.dataset.state);
     }
