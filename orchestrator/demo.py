@@ -105,16 +105,18 @@ def main(args: argparse.Namespace) -> int:
     store.upgrade()
     seed(store)
 
-    running = serve.start(settings)
-    url = f"http://{settings.http_host}:{running.server.server_port}"
+    # The switch listens before the orchestrator dials it, as in production;
+    # it asks the web app for configuration once that one is serving.
     sim = Simulation(
-        HttpFetcher(f"{url}/freeswitch/xml"),
         speed=1.0,
         domain=settings.sip_domain,
         timezone=settings.timezone,
         strict=False,
     )
     sim.start_esl(settings.esl_host, settings.esl_port, settings.esl_password)
+    running = serve.start(settings)
+    url = f"http://{settings.http_host}:{running.server.server_port}"
+    sim.switch.xml_fetcher = HttpFetcher(f"{url}/freeswitch/xml")
     sim.gateway(settings.gateway)
 
     rnd = random.Random(3174)

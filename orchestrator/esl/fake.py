@@ -148,10 +148,13 @@ class FakeGateway(Gateway):
     def resync(self, snapshot: LiveSnapshot | None = None) -> None:
         """Run the resync hooks, as after a reconnect; default: seeded state."""
         if snapshot is None:
-            rows = [{"uuid": uuid} for uuid in self.channels]
-            snapshot = LiveSnapshot(rows, [], list(self.registrations))
+            snapshot = self._snapshot()
         for hook in self._resync_hooks:
             hook(snapshot)
+
+    def _snapshot(self) -> LiveSnapshot:
+        rows = [{"uuid": uuid} for uuid in self.channels]
+        return LiveSnapshot(rows, [], list(self.registrations))
 
     # -- transport ------------------------------------------------------------
 
@@ -180,7 +183,10 @@ class FakeGateway(Gateway):
         return text
 
     def on_resync(self, hook: ResyncHook) -> None:
+        # As the real client: added while connected, it runs at once too.
         self._resync_hooks.append(hook)
+        if self.connected:
+            hook(self._snapshot())
 
     # -- answers like the switch's --------------------------------------------
 

@@ -48,7 +48,8 @@ class Gateway(abc.ABC):
 
     @abc.abstractmethod
     def on_resync(self, hook: ResyncHook) -> None:
-        """Call ``hook(snapshot)`` whenever the live state must be rebuilt."""
+        """Call ``hook(snapshot)`` whenever the live state must be rebuilt:
+        after every (re)connect, and at once when added while connected."""
 
     @property
     def connected(self) -> bool:

@@ -115,8 +115,8 @@ class CallerNames:
 def run(ctx: Any) -> None:
     """The orchestrator service: load the names, then follow every publish."""
     names = CallerNames(ctx.store, ctx.gateway, ctx.settings.country)
+    # Sends the whole table now if the switch answers, else once it does.
     ctx.gateway.on_resync(names.reload)
-    names.reload()
     pubsub = ctx.live.pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe("schakel:config")
     for _message in pubsub.listen():
