@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import random
+import secrets
 import signal
 from dataclasses import dataclass, field
 
@@ -64,7 +65,11 @@ class DemoTraffic:
 
 def _demo_settings(args: argparse.Namespace) -> settings_mod.Settings:
     settings = settings_mod.load(args.config)
-    return settings.replace(http_host=args.host, http_port=args.port)
+    settings = settings.replace(http_host=args.host, http_port=args.port)
+    if settings.secret_key == settings_mod.DEFAULT_SECRET_KEY:
+        # A key of this run's own: sign-ins last until the demo stops.
+        settings = settings.replace(secret_key=secrets.token_urlsafe(32))
+    return settings
 
 
 def _register_phones(sim: object, store: Store, rnd: random.Random) -> int:

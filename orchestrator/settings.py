@@ -28,6 +28,10 @@ class SettingsError(ValueError):
     """A setting has a value that cannot be used."""
 
 
+# The secret key until one is set: the web app warns while it is in use.
+DEFAULT_SECRET_KEY = "change-me"
+
+
 @dataclass
 class Settings:
     # Store: SQLite in the working directory is the embedded default.
@@ -39,7 +43,7 @@ class Settings:
     # Web app and xml_curl endpoint.
     http_host: str = "127.0.0.1"
     http_port: int = 8080
-    secret_key: str = "change-me"
+    secret_key: str = DEFAULT_SECRET_KEY
     # The address people use to reach the web app (behind the TLS proxy), e.g.
     # https://telefonie.example.nl; sign-in redirects are built from it. Empty:
     # http://http_host:http_port.

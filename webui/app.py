@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
 # The switch's xml_curl requests carry a whole channel, SDP included.
 MACHINE_BODY = 1 << 20
-DEFAULT_SECRET = "change-me"
+DEFAULT_SECRET = settings_mod.DEFAULT_SECRET_KEY
 
 
 @dataclass
