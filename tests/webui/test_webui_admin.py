@@ -31,6 +31,9 @@ def test_users_list_and_search(as_admin: FlaskClient) -> None:
 
     found = as_admin.get("/admin/users?q=2303").text
     assert "carla" in found and "Sanne Supervisor" not in found
+    # Roles by the names the page's language gives them.
+    assert "<td>Eindgebruiker</td>" in found
+    assert "<td>user</td>" not in found
 
 
 def test_edit_is_stored_audited_and_published(
