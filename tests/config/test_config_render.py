@@ -230,3 +230,35 @@ def test_warm_renders_every_answer_of_the_revision(renderer: Renderer) -> None:
         renderer.render_dialplan("public", "+31317492301")
         is cached[("dialplan", "public", "public:+31317492301")]
     )
+
+
+def _key_bindings(extension: etree._Element) -> list[str]:
+    return [
+        a.get("data").split(" ")[1]
+        for a in extension.iter("action")
+        if a.get("application") == "bind_meta_app"
+    ]
+
+
+def test_transfer_keys_go_to_our_users_only(renderer: Renderer) -> None:
+    """The called user always; the caller where the call is from our phones."""
+
+    def extension(context: str, dialled: str, name: str | None = None):
+        doc = _parse(renderer.render_dialplan(context, dialled))
+        found = [
+            e
+            for e in doc.iter("extension")
+            if name is None or e.get("name") == name
+            if _key_bindings(e) or name is not None
+        ]
+        return found[0]
+
+    # From outside to a colleague: only the colleague's keys (b).
+    assert set(_key_bindings(extension("public", "0317492302"))) == {"b"}
+    # From our phones to a colleague: both sides (ab).
+    assert set(_key_bindings(extension("default", "2302"))) == {"ab"}
+    # From our phones to the outside world: the caller's (a) ...
+    national = extension("default", "0207654321", "outbound_national")
+    assert set(_key_bindings(national)) == {"a"}
+    # ... but not on a call to the emergency services, where '*' goes through.
+    assert _key_bindings(extension("default", "112", "outbound_emergency")) == []

@@ -103,3 +103,59 @@ def test_attended_transfer_to_an_outside_number_uses_the_users_call_rights(sim):
     assert not far.hungup and not call.hungup
     call.hangup()
     sim.wait_idle()
+
+
+# -- the caller's keys -----------------------------------------------------------
+
+
+def _live_leg(sim, party):
+    (leg,) = [leg for leg in sim.legs.values() if party.owns(leg) and not leg.hungup]
+    return leg
+
+
+def test_a_user_who_called_outside_transfers_the_call_to_a_colleague(sim):
+    anna = sim.phone("anna", "2301")
+    bram = sim.phone("bram", "2302", answers_after=1)
+    outside = sim.mobile("outside", "+31207654321", answers_after=1)
+    call = anna.dial("0207654321")
+    call.expect_event("CHANNEL_BRIDGE", within=30)
+    far = _live_leg(sim, outside)
+
+    call.press("*12302#")
+
+    # The outside party, sent on to 2302, is bridged to Bram's phone.
+    sim.expect_event("CHANNEL_BRIDGE", within=30, **{"Unique-ID": far.uuid})
+    assert call.channel.wait_hangup(30)
+    desk = _live_leg(sim, bram)
+    assert desk.answered and far.partner is desk
+    far.hangup()
+    assert desk.wait_hangup(30)
+    sim.wait_idle()
+
+
+def test_a_user_who_called_a_colleague_transfers_them_to_a_third(sim):
+    anna = sim.phone("anna", "2301")
+    bram = sim.phone("bram", "2302", answers_after=1)
+    carla = sim.phone("carla", "2303", answers_after=1)
+    call = anna.dial("2302")
+    call.expect_event("CHANNEL_BRIDGE", within=30)
+    brams = _live_leg(sim, bram)
+
+    call.press("*12303#")
+
+    sim.expect_event("CHANNEL_BRIDGE", within=30, **{"Unique-ID": brams.uuid})
+    assert call.channel.wait_hangup(30)
+    carlas = _live_leg(sim, carla)
+    assert brams.partner is carlas and not brams.hungup
+    brams.hangup()
+    sim.wait_idle()
+
+
+def test_a_caller_from_outside_has_no_transfer_keys(sim):
+    call, anna = anna_talking(sim)
+    call.press("*12302#")
+    sim.wait(10)
+    assert call.channel.partner is anna.channel
+    assert not [leg for leg in sim.legs.values() if sim.party("bram").owns(leg)]
+    call.hangup()
+    sim.wait_idle()
