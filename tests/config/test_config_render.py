@@ -262,3 +262,17 @@ def test_transfer_keys_go_to_our_users_only(renderer: Renderer) -> None:
     assert set(_key_bindings(national)) == {"a"}
     # ... but not on a call to the emergency services, where '*' goes through.
     assert _key_bindings(extension("default", "112", "outbound_emergency")) == []
+
+
+def test_attended_transfers_start_no_three_way_call(renderer: Renderer) -> None:
+    """att_xfer's three-way key (by default '0') is made the hand-over key,
+    which mod_dptools checks first: a '0' reaches the consulted target."""
+    doc = _parse(renderer.render_dialplan("targets", "attended_transfer_to"))
+    (extension,) = [
+        e for e in doc.iter("extension") if e.get("name") == "attended_transfer_to"
+    ]
+    data = [a.get("data") for a in extension.iter("action")]
+    assert "attxfer_conf_key=*" in data
+    assert data.index("attxfer_conf_key=*") < next(
+        i for i, d in enumerate(data) if "loopback/" in (d or "")
+    )
