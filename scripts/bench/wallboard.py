@@ -111,11 +111,24 @@ def sign_in(base: str) -> str:
     return cookies[0]
 
 
+class _Client(simple_websocket.Client):
+    """simple_websocket's client, reading what came with the handshake.
+
+    The server sends its snapshot right after accepting; when both arrive in
+    one read, the client library keeps the snapshot unread until more data
+    comes, and the first receive waits in vain.
+    """
+
+    def handshake(self) -> None:
+        super().handshake()
+        self.connected = self._handle_events()
+
+
 class Wallboard:
     """One websocket client: the arrival time of each change it sees."""
 
     def __init__(self, url: str, headers: dict[str, str]) -> None:
-        self.ws = simple_websocket.Client.connect(url, headers=headers)
+        self.ws = _Client.connect(url, headers=headers)
         self.arrived: dict[int, float] = {}
         # The first message is the snapshot of what is live.
         json.loads(self.ws.receive(timeout=30))
