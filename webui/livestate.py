@@ -63,21 +63,31 @@ def snapshot(live: redis.Redis, country: str = "NL") -> dict[str, Any]:
 
 
 def shown(call: dict[str, Any], country: str = "NL") -> dict[str, Any]:
-    """A live call with its numbers as people write them.
+    """A live call with its numbers as people write them, and a caller label.
 
     The switch gives numbers in E.164 (``+31612345678``); the page shows
-    ``06 12345678``. A caller name that is only the number again (what the
-    switch puts there when the caller sent none) is no name.
+    ``06 12345678``. ``from_label`` is what the page shows for the caller:
+    the name and the number, the number once where the name already holds
+    it (the switch puts the number in the name when the caller sent none;
+    a hunt group puts its own name before it).
     """
     number = call.get("from")
     name = call.get("from_name")
-    extra: dict[str, Any] = {
-        "from_shown": _number(number, country),
+    from_shown = _number(number, country)
+    label = from_shown
+    if isinstance(name, str) and name.strip():
+        name = name.strip()
+        if isinstance(number, str) and number and name.endswith(number):
+            label = (name[: -len(number)] + from_shown).strip()
+        elif from_shown and not name.endswith(from_shown):
+            label = f"{name} {from_shown}"
+        else:
+            label = name
+    return call | {
+        "from_shown": from_shown,
+        "from_label": label,
         "to_shown": _number(call.get("to"), country),
     }
-    if name and isinstance(number, str) and _digits(name) == _digits(number):
-        extra["from_name"] = ""
-    return call | extra
 
 
 def shown_text(text: str, country: str = "NL") -> str:
@@ -99,10 +109,6 @@ def _number(value: Any, country: str) -> str:
     if value.startswith("+"):
         return numbering.national(value, country)
     return value
-
-
-def _digits(text: str) -> str:
-    return "".join(char for char in text if char.isdigit())
 
 
 def people(db: Session, live: redis.Redis) -> list[Person]:

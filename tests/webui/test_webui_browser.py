@@ -164,6 +164,7 @@ def test_live_page_shows_a_pushed_call(
     row.wait_for()
     assert "Jan de Aannemer" in row.inner_text()
     assert "Gaat over" in row.inner_text()
+    assert row.locator("td").nth(2).inner_text() == "Carla Smit (2303)"
     # A Dutch page tells the time on a 24-hour clock.
     since = row.locator("td").nth(4).inner_text()
     assert re.fullmatch(r"\d\d:\d\d:\d\d", since), since

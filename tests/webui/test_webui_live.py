@@ -29,6 +29,7 @@ def test_every_client_gets_every_event(hub: LiveHub) -> None:
     for inbox in (first, second):
         assert json.loads(inbox.get(timeout=5)) == call | {
             "from_shown": "2303",
+            "from_label": "2303",
             "to_shown": "",
         }
     hub.stop()
@@ -50,18 +51,27 @@ def test_numbers_reach_the_page_as_people_write_them(hub: LiveHub) -> None:
     )
 
     event = json.loads(inbox.get(timeout=5))
-    assert event["from"] == "+31612345678"
-    assert event["from_shown"] == "06 12345678"
-    assert event["from_name"] == ""
+    assert event["from"] == event["from_name"] == "+31612345678"
+    assert event["from_shown"] == event["from_label"] == "06 12345678"
     assert event["to_shown"] == "0317 492 300"
     hub.stop()
 
 
-def test_a_foreign_number_keeps_its_country_and_a_real_name_stays() -> None:
-    call = {"from": "+3220000000", "from_name": "Bureau Brussel", "to": "2301"}
-    shown = livestate.shown(call)
-    assert shown["from_shown"] == "+32 2 000 00 00"
-    assert shown["from_name"] == "Bureau Brussel"
+@pytest.mark.parametrize(
+    ("number", "name", "label"),
+    [
+        ("+3220000000", "Bureau Brussel", "Bureau Brussel +32 2 000 00 00"),
+        # A hunt group names itself before the caller's number.
+        ("+31613456703", "Vergunningen: +31613456703", "Vergunningen: 06 13456703"),
+        ("+31613456703", "", "06 13456703"),
+        ("2303", "Carla Smit", "Carla Smit 2303"),
+        ("", "Anoniem", "Anoniem"),
+    ],
+)
+def test_the_caller_label_shows_the_number_once(number, name, label) -> None:
+    shown = livestate.shown({"from": number, "from_name": name, "to": "2301"})
+    assert shown["from_label"] == label
+    assert shown["from_name"] == name
     assert shown["to_shown"] == "2301"
 
 
@@ -107,6 +117,7 @@ def test_snapshot_api_reads_live_state(as_agent: FlaskClient, app: object) -> No
             "state": "ringing",
             "uuid": "leg-9",
             "from_shown": "",
+            "from_label": "",
             "to_shown": "",
         }
     ]

@@ -31,14 +31,25 @@
     }
     const from = call.from_shown || call.from || "";
     row.replaceChildren(
-      cell(call.from_name ? call.from_name + " " + from : from),
+      cell(call.from_label || (call.from_name ? call.from_name + " " + from : from)),
       cell(call.to_shown || call.to),
-      cell(call.queue || call.extension),
+      cell(colleague(call)),
       cell(label(call.state || "unknown")),
       cell(call.since ? clock.format(new Date(call.since * 1000)) : ""),
       actions(call),
     );
     row.dataset.state = call.state || "";
+  }
+
+  // Whom the call is with: the queue, or the colleague by name (from the
+  // colleagues table) and extension.
+  function colleague(call) {
+    if (call.queue) return call.queue;
+    const row = call.user &&
+      document.querySelector('#presence tr[data-user="' + CSS.escape(String(call.user)) + '"]');
+    const name = row ? row.cells[0].textContent.trim() : "";
+    if (!name) return call.extension;
+    return call.extension ? name + " (" + call.extension + ")" : name;
   }
 
   // The signed-in user's own calls get hold and transfer buttons; the calls
