@@ -153,9 +153,14 @@ def _user(db: Any, user_id: int) -> m.User:
 @blueprint.get("/revisions")
 @requires(m.Role.ADMIN)
 def revision_list() -> Any:
+    search = request.args.get("q", "").strip()[:80]
+    before = request.args.get("before", type=int)
     with _services().store.session() as db:
-        rows = revisions.recent(db, PAGE)
-    return render_template("admin/revisions.html", revisions=rows)
+        rows = revisions.recent(db, PAGE, before=before, search=search)
+    older = rows[-1].id if len(rows) == PAGE else None
+    return render_template(
+        "admin/revisions.html", revisions=rows, q=search, older=older, before=before
+    )
 
 
 @blueprint.get("/revisions/<int:revision_id>")

@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from orchestrator.config import revisions as service
@@ -112,12 +112,31 @@ def restore(actor: m.User, revision_id: int) -> int:
     return published.id
 
 
-def recent(db: Session, limit: int) -> list[m.ConfigRevision]:
-    return list(
-        db.scalars(
-            select(m.ConfigRevision).order_by(m.ConfigRevision.id.desc()).limit(limit)
+def recent(
+    db: Session, limit: int, *, before: int | None = None, search: str = ""
+) -> list[m.ConfigRevision]:
+    """The newest revisions, older than ``before`` when given.
+
+    ``search`` keeps those whose author or summary holds it: on a busy day
+    users' own forwarding and do-not-disturb changes are most revisions,
+    and an admin looks for their own or a colleague's among them.
+    """
+    query = select(m.ConfigRevision).order_by(m.ConfigRevision.id.desc())
+    if before is not None:
+        query = query.where(m.ConfigRevision.id < before)
+    if search:
+        like = f"%{_escape_like(search.lower())}%"
+        query = query.where(
+            or_(
+                func.lower(m.ConfigRevision.author).like(like, escape="\\"),
+                func.lower(m.ConfigRevision.summary).like(like, escape="\\"),
+            )
         )
-    )
+    return list(db.scalars(query.limit(limit)))
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def latest_id(db: Session) -> int | None:

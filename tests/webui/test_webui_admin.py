@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from webui_helpers import post, user_id
@@ -218,3 +220,57 @@ def test_user_api_patch(as_admin: FlaskClient, store: Store) -> None:
     )
     assert response.status_code == 200
     assert response.json["mobile"] == "+31612345670"
+
+
+def _many_revisions(store: Store, count: int) -> None:
+    """Rows as users' own changes leave them (the listing reads no more)."""
+    with store.session() as db:
+        for n in range(count):
+            db.add(
+                m.ConfigRevision(
+                    author="karin", summary=f"Niet storen {n}", snapshot={}, diff=""
+                )
+            )
+        db.add(
+            m.ConfigRevision(
+                author="beheer", summary="Gebruiker 100%_zeker", snapshot={}, diff=""
+            )
+        )
+        db.commit()
+
+
+def test_revisions_can_be_searched_and_paged(
+    as_admin: FlaskClient, store: Store
+) -> None:
+    _many_revisions(store, 60)
+
+    first = as_admin.get("/admin/revisions").text
+    assert first.count('<td><a href="/admin/revisions/') == 50
+    older = re.search(r'href="(/admin/revisions\?before=\d+)" rel="next"', first)
+    assert older is not None
+    second = as_admin.get(older[1]).text
+    assert "Niet storen 0" in second and "Gebruiker 100%_zeker" not in second
+    assert "Nieuwste" in second
+
+    found = as_admin.get("/admin/revisions?q=BEHEER").text
+    assert "Gebruiker 100%_zeker" in found and "Niet storen" not in found
+    # The search is for text, not a pattern: '%' and '_' are themselves.
+    assert "Niet storen" not in as_admin.get("/admin/revisions?q=0%25_").text
+    assert "Gebruiker 100%_zeker" in as_admin.get("/admin/revisions?q=0%25_").text
+    nothing = as_admin.get("/admin/revisions?q=niemand").text
+    assert "Geen revisies gevonden." in nothing
+
+    # A page number that is no number is ignored, not an error.
+    assert as_admin.get("/admin/revisions?before=abc").status_code == 200
+
+
+def test_the_revisions_api_searches_and_pages_alike(
+    as_admin: FlaskClient, store: Store
+) -> None:
+    _many_revisions(store, 60)
+    page = as_admin.get("/api/v1/revisions").json
+    assert len(page) == 50
+    rest = as_admin.get(f"/api/v1/revisions?before={page[-1]['id']}").json
+    assert rest and all(r["id"] < page[-1]["id"] for r in rest)
+    found = as_admin.get("/api/v1/revisions?q=beheer").json
+    assert [r["summary"] for r in found][:1] == ["Gebruiker 100%_zeker"]
