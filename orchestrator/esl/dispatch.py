@@ -34,6 +34,9 @@ Handler = Callable[[Event], None]
 ALL = "*"
 # Lane of the events that belong to no channel.
 NO_CHANNEL = ""
+# Events waiting on one lane that say its handler is stuck: a channel sends
+# a few hundred in its whole life, the shared lane a few a second.
+BACKLOG_WARNING = 1000
 
 
 class Subscription:
@@ -125,6 +128,8 @@ class Dispatcher:
             lane = lanes.get(uuid)
             if lane is not None:
                 lane.append(event)
+                if len(lane) == BACKLOG_WARNING:
+                    _backlogged(uuid, lane)
                 continue
             lane = lanes[uuid] = deque((event,))
             self._idle.clear()
@@ -195,6 +200,18 @@ class Dispatcher:
         handlers = (*by_key.get(key, ()), *by_key.get(ALL, ()))
         self._routes[key] = handlers
         return handlers
+
+
+def _backlogged(uuid: str, lane: deque[Event]) -> None:
+    # Once per crossing: the lane's handler has been busy with one event
+    # while these arrived. Memory grows until it returns.
+    logger.warning(
+        "%s events of %s wait for a handler that has not returned "
+        "(the oldest: %s); a handler is stuck",
+        len(lane),
+        f"channel {uuid}" if uuid else "no channel",
+        lane[0].key,
+    )
 
 
 def _name(handler: Handler) -> str:

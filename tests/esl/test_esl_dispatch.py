@@ -137,3 +137,22 @@ def test_detach_one_owner_keeps_the_other():
     dispatcher.dispatch(event("DTMF", A))
     assert dispatcher.join(1)
     assert (first, second) == ([], ["DTMF"])
+
+
+def test_a_stuck_handler_is_reported_once_its_backlog_grows(caplog):
+    from orchestrator.esl.dispatch import BACKLOG_WARNING
+
+    dispatcher = Dispatcher()
+    release = gevent.event.Event()
+    dispatcher.attach(A, lambda e: release.wait())
+    with caplog.at_level(logging.WARNING, logger="orchestrator.esl.dispatch"):
+        dispatcher.dispatch(event("CHANNEL_PARK", A))
+        gevent.sleep(0)  # the handler takes the first event and blocks
+        for _ in range(BACKLOG_WARNING + 10):
+            dispatcher.dispatch(event("DTMF", A))
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1
+    assert f"{BACKLOG_WARNING} events of channel {A}" in warnings[0]
+    assert "the oldest: DTMF" in warnings[0]
+    release.set()
+    assert dispatcher.join(2)
