@@ -29,6 +29,9 @@ from orchestrator.store.seed import DEMO_LOGINS, seed
 
 log = logging.getLogger(__name__)
 
+# Events the demo's switch remembers (about 20 calls' worth).
+DEMO_KEEP_EVENTS = 2_000
+
 # Outside callers of the demo traffic: plausible Dutch numbers, none real.
 CALLERS = [f"+3161{n:07d}" for n in (1234501, 2345602, 3456703, 4567804, 5678905)]
 
@@ -117,6 +120,9 @@ def main(args: argparse.Namespace) -> int:
         domain=settings.sip_domain,
         timezone=settings.timezone,
         strict=False,
+        # A recorded event holds some 16 KB; the demo runs for hours and
+        # only a scenario's expectations look back, at its recent events.
+        keep_events=DEMO_KEEP_EVENTS,
     )
     sim.start_esl(settings.esl_host, settings.esl_port, settings.esl_password)
     running = serve.start(settings)

@@ -67,7 +67,8 @@ def main(args: argparse.Namespace) -> int:
         domain=domain,
         timezone=timezone,
         strict=False,
-        keep_events=20_000,
+        # Some 16 KB each: about 50 calls' worth for a scenario to look back on.
+        keep_events=5_000,
     )
     try:
         host, port = sim.start_esl(args.esl_host, args.esl_port, args.password)
