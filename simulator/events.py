@@ -274,7 +274,7 @@ def stamp(
         timestamp_us = time.time_ns() // 1000
     origin = event.origin or UNKNOWN_SITE
     core = core_headers(event.name, identity, sequence, timestamp_us, origin, tz)
-    own = [(key, value) for key, value in event.headers if key != "Event-Subclass"]
+    own = [pair for pair in event.headers if pair[0] != "Event-Subclass"]
     if event.subclass:
         core.insert(0, ("Event-Subclass", event.subclass))
     event.headers = core + own

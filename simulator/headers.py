@@ -21,6 +21,7 @@ when to fire what.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from simulator.events import CallSite, Event, HeaderValue
@@ -225,33 +226,41 @@ _PROFILE_FIELDS_2 = (
 def profile_headers(profile: CallerProfile, prefix: str) -> Headers:
     """switch_caller_profile_event_set_data for one profile."""
     headers: Headers = [
-        (f"{prefix}-Direction", profile.direction),
-        (f"{prefix}-Logical-Direction", profile.logical_direction),
+        (_name(prefix, "Direction"), profile.direction),
+        (_name(prefix, "Logical-Direction"), profile.logical_direction),
     ]
     for suffix, attr in _PROFILE_FIELDS:
         value = getattr(profile, attr)
         if value:
-            headers.append((f"{prefix}-{suffix}", value))
+            headers.append((_name(prefix, suffix), value))
     # The Orig-* pair is written when the current id is set, even if empty.
     if profile.caller_id_name:
-        headers.append((f"{prefix}-Orig-Caller-ID-Name", profile.orig_caller_id_name))
+        headers.append(
+            (_name(prefix, "Orig-Caller-ID-Name"), profile.orig_caller_id_name)
+        )
     if profile.caller_id_number:
         headers.append(
-            (f"{prefix}-Orig-Caller-ID-Number", profile.orig_caller_id_number)
+            (_name(prefix, "Orig-Caller-ID-Number"), profile.orig_caller_id_number)
         )
     for suffix, attr in _PROFILE_FIELDS_2:
         value = getattr(profile, attr)
         if value:
-            headers.append((f"{prefix}-{suffix}", value))
+            headers.append((_name(prefix, suffix), value))
     if profile.profile_index:
-        headers.append((f"{prefix}-Profile-Index", str(profile.profile_index)))
+        headers.append((_name(prefix, "Profile-Index"), str(profile.profile_index)))
     times = profile.times
     for suffix, key in _TIME_HEADERS:
-        headers.append((f"{prefix}-{suffix}", str(times.get(key, 0))))
-    headers.append((f"{prefix}-Screen-Bit", "true"))
-    headers.append((f"{prefix}-Privacy-Hide-Name", "false"))
-    headers.append((f"{prefix}-Privacy-Hide-Number", "false"))
+        headers.append((_name(prefix, suffix), str(times.get(key, 0))))
+    headers.append((_name(prefix, "Screen-Bit"), "true"))
+    headers.append((_name(prefix, "Privacy-Hide-Name"), "false"))
+    headers.append((_name(prefix, "Privacy-Hide-Number"), "false"))
     return headers
+
+
+@functools.lru_cache(maxsize=512)
+def _name(prefix: str, suffix: str) -> str:
+    # Caller-/Other-Leg- header names, one string each for every event.
+    return f"{prefix}-{suffix}"
 
 
 def basic_headers(channel: Channel) -> Headers:
@@ -301,7 +310,16 @@ def basic_headers(channel: Channel) -> Headers:
 
 def variable_headers(channel: Channel) -> Headers:
     """switch_channel_event_set_extended_data: ``variable_<name>`` headers."""
-    return [(f"variable_{name}", value) for name, value in channel.variables.items()]
+    return [
+        (_variable_header(name), value) for name, value in channel.variables.items()
+    ]
+
+
+@functools.lru_cache(maxsize=4096)
+def _variable_header(name: str) -> str:
+    # One string per variable name, shared by every event that carries it:
+    # a recorded event holds a hundred of them.
+    return "variable_" + name
 
 
 def channel_event(
