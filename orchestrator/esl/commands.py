@@ -156,6 +156,9 @@ def uuid_transfer(
     if leg not in _TRANSFER_LEGS:
         raise InvalidArgument(f"leg must be aleg, bleg or both, not {leg!r}")
     check_token(destination, "destination")
+    if destination.startswith("-"):
+        # uuid_transfer would read it as its -bleg/-both flag.
+        raise InvalidArgument(f"destination cannot start with '-': {destination!r}")
     check_token(dialplan, "dialplan")
     check_token(context, "context")
     flag = _TRANSFER_LEGS[leg]

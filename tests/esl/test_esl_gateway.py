@@ -93,6 +93,7 @@ def test_other_command_lines():
         lambda: commands.uuid_setvar(A, "bad name", "x"),
         lambda: commands.uuid_setvar(A, "ok", "line\nexit"),
         lambda: commands.uuid_transfer(A, "1001\n"),
+        lambda: commands.uuid_transfer(A, "-both"),
         lambda: commands.originate("user/1001 &bridge()", Application("park")),
         lambda: commands.originate("{x=1}user/1001", Application("park")),
         lambda: commands.originate("user/1001", Application("park"), {"a": "x}y"}),
