@@ -1,7 +1,10 @@
 """Transfers with the desk phone's keys during a call (*1 blind, *2 attended).
 
-A caller reaches Anna (2301); Anna transfers the call to Bram (2302).
+A caller reaches Anna (2301); Anna transfers the call to Bram (2302). And
+the other way round: Anna makes a call and transfers the one she called.
 """
+
+import pytest
 
 CALLER = "0201234567"
 
@@ -113,41 +116,33 @@ def _live_leg(sim, party):
     return leg
 
 
-def test_a_user_who_called_outside_transfers_the_call_to_a_colleague(sim):
+@pytest.mark.parametrize(
+    ("dialled", "far_end"),
+    [
+        # Anna called outside; the outside party goes on to Carla.
+        ("0207654321", lambda sim: sim.mobile("far", "+31207654321", answers_after=1)),
+        # Anna called Bram; Bram goes on to Carla.
+        ("2302", lambda sim: sim.phone("far", "2302", answers_after=1)),
+    ],
+    ids=["outside", "colleague"],
+)
+def test_a_user_who_made_the_call_transfers_the_other_party(sim, dialled, far_end):
     anna = sim.phone("anna", "2301")
-    bram = sim.phone("bram", "2302", answers_after=1)
-    outside = sim.mobile("outside", "+31207654321", answers_after=1)
-    call = anna.dial("0207654321")
-    call.expect_event("CHANNEL_BRIDGE", within=30)
-    far = _live_leg(sim, outside)
-
-    call.press("*12302#")
-
-    # The outside party, sent on to 2302, is bridged to Bram's phone.
-    sim.expect_event("CHANNEL_BRIDGE", within=30, **{"Unique-ID": far.uuid})
-    assert call.channel.wait_hangup(30)
-    desk = _live_leg(sim, bram)
-    assert desk.answered and far.partner is desk
-    far.hangup()
-    assert desk.wait_hangup(30)
-    sim.wait_idle()
-
-
-def test_a_user_who_called_a_colleague_transfers_them_to_a_third(sim):
-    anna = sim.phone("anna", "2301")
-    bram = sim.phone("bram", "2302", answers_after=1)
     carla = sim.phone("carla", "2303", answers_after=1)
-    call = anna.dial("2302")
+    other = far_end(sim)
+    call = anna.dial(dialled)
     call.expect_event("CHANNEL_BRIDGE", within=30)
-    brams = _live_leg(sim, bram)
+    far = _live_leg(sim, other)
 
     call.press("*12303#")
 
-    sim.expect_event("CHANNEL_BRIDGE", within=30, **{"Unique-ID": brams.uuid})
+    # The other party, sent on to 2303, is bridged to Carla's phone.
+    sim.expect_event("CHANNEL_BRIDGE", within=30, **{"Unique-ID": far.uuid})
     assert call.channel.wait_hangup(30)
-    carlas = _live_leg(sim, carla)
-    assert brams.partner is carlas and not brams.hungup
-    brams.hangup()
+    desk = _live_leg(sim, carla)
+    assert desk.answered and far.partner is desk and not far.hungup
+    far.hangup()
+    assert desk.wait_hangup(30)
     sim.wait_idle()
 
 
