@@ -60,9 +60,15 @@ def _render(p: argparse.ArgumentParser) -> None:
 
 @command("simulator", "simulator.cli:main", "run the FreeSWITCH simulator")
 def _simulator(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--esl-host", default="127.0.0.1")
-    p.add_argument("--esl-port", type=int, default=8021)
-    p.add_argument("--password", default="ClueCon")
+    p.add_argument(
+        "--esl-host", default="127.0.0.1", help="Event Socket address (127.0.0.1)"
+    )
+    p.add_argument(
+        "--esl-port", type=int, default=8021, help="Event Socket port (8021)"
+    )
+    p.add_argument(
+        "--password", default="ClueCon", help="Event Socket password (ClueCon)"
+    )
     p.add_argument("--xml-curl", default=None, help="URL of the xml_curl endpoint")
     p.add_argument("--scenario", default=None, help="YAML or JSON scenario file")
     p.add_argument("--speed", type=float, default=1.0, help="virtual clock speed")
