@@ -13,6 +13,11 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
+DESCRIPTION = (
+    "Schakel: a programmable switch for an organisation's telephony and "
+    "contact centre, with FreeSWITCH doing the SIP and media work."
+)
+
 # name -> ("module:function", help text, argument adder)
 Adder = Callable[[argparse.ArgumentParser], None]
 _COMMANDS: dict[str, tuple[str, str, Adder]] = {}
@@ -35,8 +40,8 @@ def _serve(p: argparse.ArgumentParser) -> None:
 
 @command("demo", "orchestrator.demo:main", "run simulator, orchestrator and web app")
 def _demo(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--host", default="127.0.0.1", help="web app address (127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="web app port (8080)")
     p.add_argument("--no-traffic", action="store_true", help="no background calls")
     p.add_argument("--scenario", default=None, help="also play this scenario file")
 
@@ -84,7 +89,7 @@ def _trace(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="schakel", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="schakel", description=DESCRIPTION)
     parser.add_argument("--config", default=None, help="settings file (TOML)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
