@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import random
 import socket
+import time
 import uuid as uuidlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -96,12 +97,16 @@ class Backoff:
     """Exponential backoff with jitter between connection attempts.
 
     The n-th retry waits between half and all of ``initial * factor**n``,
-    capped at ``maximum``, so that many clients do not retry in step.
+    capped at ``maximum``, so that many clients do not retry in step. Only
+    a connection that was set up and then lasted ``stable`` seconds starts
+    the count over: a switch that takes the password and then fails (a
+    refused subscription, a malformed frame) is retried ever more slowly.
     """
 
     initial: float = 0.2
     maximum: float = 10.0
     factor: float = 2.0
+    stable: float = 10.0
 
     def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         ceiling = min(self.maximum, self.initial * self.factor ** min(attempt, 64))
@@ -441,9 +446,12 @@ class EslClient:
         while not self._stopping:
             conn = self._open()
             if conn is not None:
-                attempt = 0
+                ready = self._ready.is_set()
+                opened = time.monotonic()
                 conn.closed.wait()
                 self._lost(conn)
+                if ready and time.monotonic() - opened >= self.backoff.stable:
+                    attempt = 0
             if self._stopping:
                 break
             delay = self.backoff.delay(attempt)

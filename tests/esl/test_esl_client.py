@@ -266,3 +266,29 @@ def test_failing_handler_is_logged_with_uuid_and_the_call_goes_on(
         assert wait_until(lambda: delivered == ["DTMF", "CHANNEL_HANGUP"])
     (record,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert uuid in record.getMessage()
+
+
+def test_backoff_grows_with_jitter_up_to_its_ceiling():
+    backoff = Backoff(initial=0.2, maximum=10.0, factor=2.0)
+    assert backoff.delay(0, rand=lambda: 0.0) == pytest.approx(0.1)
+    assert backoff.delay(0, rand=lambda: 1.0) == pytest.approx(0.2)
+    assert backoff.delay(3, rand=lambda: 0.5) == pytest.approx(1.6 * 0.75)
+    # The ceiling holds however many attempts came before.
+    assert backoff.delay(40, rand=lambda: 1.0) == pytest.approx(10.0)
+    assert backoff.delay(10_000, rand=lambda: 0.0) == pytest.approx(5.0)
+
+
+def test_a_switch_that_fails_after_the_password_is_retried_ever_more_slowly():
+    # Every connection takes the password, then breaks on a malformed frame:
+    # without backing off, the client would reconnect some 40 times a second.
+    server = junk_server(b"\x00\x01\x02binary junk\xff\n\n")
+    host, port = server.address
+    client = EslClient(host, port, PASSWORD, backoff=Backoff(initial=0.05, maximum=5.0))
+    try:
+        client.start()
+        gevent.sleep(1.5)
+        # Waits of 0.025-0.05, 0.05-0.1, 0.1-0.2, 0.2-0.4 and 0.4-0.8 s.
+        assert 3 <= client.connections <= 6
+    finally:
+        client.stop()
+        server.stop()
