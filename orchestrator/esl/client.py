@@ -277,6 +277,7 @@ class EslClient:
         self.connect_timeout = connect_timeout
         self.command_timeout = command_timeout
         self.backoff = backoff or Backoff()
+        self.dispatcher.on_malformed = self._malformed_event
         self._resync_hooks: list[ResyncHook] = []
         self._jobs: dict[str, gevent.event.AsyncResult] = {}
         self._conn: _Connection | None = None
@@ -530,6 +531,19 @@ class EslClient:
             self.port,
             conn.close_reason,
         )
+
+    def _malformed_event(self, event: Event, error: ProtocolError) -> None:
+        # A JSON event is decoded when first read: a body broken inside
+        # shows only then. The stream it came on is out of step like after
+        # any malformed frame: drop it, reconnect and resync.
+        conn = self._conn
+        if conn is None or conn.closed.is_set():
+            logger.warning(
+                "malformed %s of an earlier connection: %s", event.key, error
+            )
+            return
+        conn.protocol_error = True
+        conn.shutdown(f"malformed frame: {event.key} event: {error}")
 
     def _on_event(self, event: Event) -> None:
         # Runs in the receive loop: must never block.

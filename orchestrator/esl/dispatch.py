@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 import gevent
 import gevent.event
 
+from orchestrator.esl.errors import ProtocolError
 from orchestrator.esl.events import Event
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,10 @@ class Dispatcher:
         self._open.set()
         self._idle = gevent.event.Event()
         self._idle.set()
+        #: Called with an event whose body turned out to be broken when a
+        #: handler first read it (JSON events are decoded lazily): the
+        #: stream it came on is not to be trusted. By default, a log line.
+        self.on_malformed: Callable[[Event, ProtocolError], None] = _malformed
 
     # -- handlers ---------------------------------------------------------
 
@@ -179,6 +184,11 @@ class Dispatcher:
                 for handler in handlers:
                     try:
                         handler(event)
+                    except ProtocolError as exc:
+                        # No handler can read this event: one report for
+                        # it, not one traceback per handler.
+                        self.on_malformed(event, exc)
+                        break
                     except Exception:
                         logger.exception(
                             "handler %s failed on %s of channel %s; going on",
@@ -200,6 +210,11 @@ class Dispatcher:
         handlers = (*by_key.get(key, ()), *by_key.get(ALL, ()))
         self._routes[key] = handlers
         return handlers
+
+
+def _malformed(event: Event, error: ProtocolError) -> None:
+    logger.error("%s of channel %s is malformed: %s", event.key,
+                 event.unique_id or "-", error)  # fmt: skip
 
 
 def _backlogged(uuid: str, lane: deque[Event]) -> None:

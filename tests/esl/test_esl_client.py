@@ -292,3 +292,65 @@ def test_a_switch_that_fails_after_the_password_is_retried_ever_more_slowly():
     finally:
         client.stop()
         server.stop()
+
+
+def switch_then(payload: bytes) -> StreamServer:
+    """A switch that answers the client's set-up, then sends ``payload``."""
+
+    def handle(sock, address):
+        sock.sendall(b"Content-Type: auth/request\n\n")
+        buffer = b""
+        while True:
+            while b"\n\n" not in buffer:
+                data = sock.recv(4096)
+                if not data:
+                    return
+                buffer += data
+            command, _, buffer = buffer.partition(b"\n\n")
+            if command.startswith(b"api "):
+                rows = b'{"row_count": 0}'
+                sock.sendall(
+                    b"Content-Type: api/response\nContent-Length: %d\n\n%s"
+                    % (len(rows), rows)
+                )
+                if b"registrations" in command:
+                    break  # the last listing of a resync
+            else:
+                sock.sendall(
+                    b"Content-Type: command/reply\nReply-Text: +OK accepted\n\n"
+                )
+        sock.sendall(payload)
+        gevent.sleep(10)
+
+    server = StreamServer(("127.0.0.1", 0), handle)
+    server.start()
+    return server
+
+
+def test_an_event_broken_inside_its_frame_drops_the_connection_once_read(caplog):
+    # Framed correctly and routed by its name and channel, but its JSON is
+    # broken further on: that shows when a handler reads a header there.
+    body = b'{"Event-Name":"CHANNEL_ANSWER","Core-UUID":"c","Unique-ID":"u1",'
+    body += b'"Answer-State":answered"}'
+    frame = b"Content-Length: %d\nContent-Type: text/event-json\n\n" % len(body)
+    server = switch_then(frame + body)
+    host, port = server.address
+    client = EslClient(host, port, PASSWORD, backoff=Backoff(0.02, 0.05))
+    states = []
+    client.dispatcher.subscribe(lambda event: states.append(event.answer_state))
+    client.dispatcher.subscribe(lambda event: states.append(event.caller_id_number))
+    try:
+        with caplog.at_level(logging.WARNING, logger="orchestrator.esl"):
+            client.start()
+            assert wait_until(lambda: client.connections >= 2, 5)
+        client.stop()
+        assert states == []
+        errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert errors and all(r.exc_info is None for r in errors)
+        assert all(
+            "dropped: malformed frame: CHANNEL_ANSWER event" in r.getMessage()
+            for r in errors
+        )
+    finally:
+        client.stop()
+        server.stop()

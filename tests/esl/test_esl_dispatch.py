@@ -156,3 +156,23 @@ def test_a_stuck_handler_is_reported_once_its_backlog_grows(caplog):
     assert "the oldest: DTMF" in warnings[0]
     release.set()
     assert dispatcher.join(2)
+
+
+def test_an_event_no_handler_can_read_is_reported_once(caplog):
+    from orchestrator.esl.events import decode_json
+
+    broken = decode_json(
+        b'{"Event-Name":"CHANNEL_ANSWER","Core-UUID":"c","Unique-ID":"%s",'
+        b'"Answer-State":answered"}' % A.encode()
+    )
+    dispatcher = Dispatcher()
+    seen: list[object] = []
+    reported: list[str] = []
+    dispatcher.subscribe(lambda e: seen.append(e.answer_state))
+    dispatcher.subscribe(lambda e: seen.append(e.caller_id_number))
+    dispatcher.on_malformed = lambda e, error: reported.append(e.key)
+    dispatcher.dispatch(broken)
+    dispatcher.dispatch(event("CHANNEL_HANGUP", A, **{"Answer-State": "hangup"}))
+    assert dispatcher.join(1)
+    assert reported == ["CHANNEL_ANSWER"]
+    assert seen == ["hangup", None]
