@@ -41,6 +41,32 @@ def test_every_header_of_every_captured_event_reads_as_a_full_decode(
         assert routed.key == whole.get("Event-Subclass", whole["Event-Name"])
 
 
+def test_a_few_headers_are_read_in_place_and_many_by_one_decode(
+    captures_dir: Path,
+) -> None:
+    """Any header is found in the raw text, also in events whose variables
+    hold escapes (an SDP's line breaks); from the third on, one decode
+    answers the rest."""
+    from orchestrator.esl.events import IN_PLACE_READS
+
+    assert IN_PLACE_READS == 2
+    bodies = [
+        b
+        for b in _real_bodies(captures_dir)
+        if b'"Answer-State":' in b and b"\\r\\n" in b
+    ]
+    assert bodies
+    for body in bodies:
+        whole = json.loads(body)
+        event = decode_json(body)
+        assert event.answer_state == whole["Answer-State"]
+        assert event.get("No-Such-Header") is None
+        assert event._headers is None, body[:120]
+        assert event.caller_id_number == whole.get("Caller-Caller-ID-Number")
+        assert event.other_leg_unique_id == whole.get("Other-Leg-Unique-ID")
+        assert event._headers is not None
+
+
 def test_routing_headers_do_not_decode_the_whole_event(captures_dir: Path) -> None:
     body = _real_bodies(captures_dir)[5]
     event = decode_json(body)
@@ -60,6 +86,10 @@ def test_routing_headers_do_not_decode_the_whole_event(captures_dir: Path) -> No
                 "variable_x",
                 "A",
                 'B"C',
+                "Answer-State",
+                "Zo\u00eb",
+                "Tab\there",
+                "Back\\slash",
             ]
         ),
         st.one_of(st.text(max_size=20), st.lists(st.text(max_size=5), max_size=3)),
