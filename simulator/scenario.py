@@ -763,6 +763,9 @@ def _place(sim: Simulation, spec: CallSpec) -> Call:
         return party.dial(spec.destination)
     if isinstance(party, CallerParty):
         return party.dial(spec.destination)
+    if isinstance(party, MobileParty):
+        # A mobile calls in over the trunk with its own number.
+        return sim.dial(party.number, spec.destination, display=spec.display)
     return sim.dial(spec.source, spec.destination, display=spec.display)
 
 

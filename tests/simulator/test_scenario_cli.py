@@ -128,3 +128,20 @@ def test_the_tour_scenario_is_valid():
     script = load_scenario(ROOT / "scripts" / "scenarios" / "tour.yaml")
     assert [c.destination for c in script.calls] == ["0317492800", "0317492311"]
     assert all(c.count == 0 and c.every for c in script.calls)
+
+
+def test_a_call_from_a_mobile_party_comes_in_with_its_number():
+    from simulator.scenario import Simulation, run_scenario
+
+    script = parse_scenario(
+        {
+            "speed": 50,
+            "parties": {"piet": {"mobile": "+31612345678"}},
+            "calls": [{"name": "piet calls", "at": 0, "from": "piet", "to": "3400"}],
+        }
+    )
+    with Simulation(strict=False) as sim:
+        run_scenario(sim, script)
+        sim.wait(1)
+        (call,) = sim.calls
+        assert call.channel.profile.caller_id_number == "+31612345678"
