@@ -119,6 +119,21 @@ def user_legs(
     return legs
 
 
+def fork_variables(legs: Sequence[Leg]) -> dict[str, str | int]:
+    """What a fork of phones and a mobile needs on the whole originate.
+
+    A mobile network often answers a call with early media (its own ring
+    tone, an announcement) before the mobile rings. FreeSWITCH ends a
+    bridge on the first leg with early media unless told to ignore it: the
+    desk phones would stop ringing at once and the caller stay on the
+    mobile's leg. The caller still hears ringing when a leg rings.
+    """
+    through_trunk = any(leg.endpoint.startswith("sofia/gateway/") for leg in legs)
+    if through_trunk and len(legs) > 1:
+        return {"ignore_early_media": "true"}
+    return {}
+
+
 def hunt_dial_string(steps: Sequence[HuntStep], domain: str) -> str:
     """One hunt group rotation: each step's members' devices ring together,
     steps one after the other."""

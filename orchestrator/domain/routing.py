@@ -199,7 +199,7 @@ def user_plan(view: Any, user: Any) -> UserPlan:
             gateway=view.gateway,
             owner=user.username,
         )
-        ring = dialstring.render([legs])
+        ring = dialstring.render([legs], dialstring.fork_variables(legs))
     stop = (
         Outcome(f"voicemail-{user.id}", reason="loop")
         if user.voicemail_enabled

@@ -4,6 +4,7 @@ from orchestrator.domain.dialstring import (
     DialStringError,
     Leg,
     check_one_number,
+    fork_variables,
     hunt_dial_string,
     render,
     user_legs,
@@ -77,3 +78,20 @@ def test_one_number_delay_must_be_inside_the_ring_time():
     check_one_number("together", 0, 20)
     with pytest.raises(DialStringError, match="between 1 and 19"):
         check_one_number("after", 20, 20)
+
+
+def test_a_fork_with_a_mobile_ignores_early_media():
+    """The mobile network's early media must not end the fork: the desk
+    phones would stop ringing and the caller stay on the mobile's leg."""
+    phones = user_legs(["2301", "2301-app"], "d", 20)
+    assert fork_variables(phones) == {}
+    with_mobile = user_legs(
+        ["2301"], "d", 20, one_number="together", mobile="+31612345678"
+    )
+    assert fork_variables(with_mobile) == {"ignore_early_media": "true"}
+    assert render([with_mobile], fork_variables(with_mobile)).startswith(
+        "{ignore_early_media=true}[leg_timeout=20]user/2301@d,"
+    )
+    # A mobile alone (a user with no phones) is an ordinary outbound leg.
+    alone = user_legs([], "d", 20, one_number="together", mobile="+31612345678")
+    assert fork_variables(alone) == {}
