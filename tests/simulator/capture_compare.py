@@ -377,34 +377,21 @@ class EventRecorder:
         return from_simulator(self.events)
 
 
-def dialplan_actions(xml_path: Path) -> dict[str, list[tuple[str, str]]]:
-    """destination regex -> actions of a capture's (one-condition) dialplan."""
-    import xml.etree.ElementTree as ET
-
-    out: dict[str, list[tuple[str, str]]] = {}
-    root = ET.parse(xml_path).getroot()
-    for condition in root.iter("condition"):
-        expression = condition.get("expression", "")
-        actions = [
-            (action.get("application", ""), action.get("data", ""))
-            for action in condition.findall("action")
-        ]
-        out[expression] = actions
-    return out
-
-
 class Scenario:
     """A simulated switch set up like the one a capture was made on.
 
-    The dialplan router fetches the dialplan over the switch's xml_curl path
-    (answered from the capture's ``xmlcurl/`` folder) and runs the captured
-    extension's actions through the switch's applications.
+    The simulator's own dialplan router fetches the dialplan over the
+    switch's xml_curl path (answered from the capture's ``xmlcurl/`` folder)
+    and runs it with the simulator's applications, as for any call; an
+    application that fails fails the test.
     """
 
     speed = 50.0
 
     def __init__(self, capture: Path, allowed: Iterable[str] = ()) -> None:
+        from simulator.apps import Applications
         from simulator.clock import Clock
+        from simulator.session import Router
         from simulator.switch import Switch
         from simulator.xmlcurl import StaticFetcher
 
@@ -414,37 +401,17 @@ class Scenario:
         self.recorder = EventRecorder(self.switch.clock)
         self.switch.add_listener(self.recorder)
         self.allowed = set(ALLOWED) | set(allowed)
-        dialplan = capture / "xmlcurl" / "dialplan.public.xml"
-        self.actions = dialplan_actions(dialplan) if dialplan.exists() else {}
-        self.switch.router = self.route
+        # The captured dialplan, fetched and run as the simulator runs any.
+        self.apps = Applications(self.switch)
+        Router(self.switch, self.apps).install()
 
     def __enter__(self) -> Scenario:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, *exc: object) -> None:
         self.switch.stop()
-
-    def route(self, channel) -> None:  # type: ignore[no-untyped-def]
-        from simulator.channel import CS_EXECUTE
-
-        switch = self.switch
-        switch.fetch_xml(
-            "dialplan", params=switch.dialplan_form_params(channel), channel=channel
-        )
-        number = channel.profile.destination_number
-        actions = None
-        for expression, found in self.actions.items():
-            if re.fullmatch(expression.strip("^$"), number):
-                actions = found
-                break
-        if actions is None:
-            channel.hangup("NO_ROUTE_DESTINATION")
-            return
-        channel.set_state(CS_EXECUTE)
-        for app, data in actions:
-            switch.run_app(channel, app, data)
-            if channel.interrupted:
-                return
+        if kind is None:
+            assert self.apps.errors == [], self.apps.errors
 
     def capture_events(self) -> list[Pairs]:
         return load_capture(self.capture / "events.jsonl")
