@@ -88,6 +88,17 @@ def test_api_timeout_then_the_connection_goes_on(switch, client):
     assert client.api("status") == "+OK\n"
 
 
+def test_a_bgapi_job_that_does_not_finish_in_time_times_out(switch, client):
+    ready(client)
+    switch.delays["sleep"] = 0.5
+    with pytest.raises(CommandTimeout):
+        client.bgapi("sleep", timeout=0.1)
+    # Its late BACKGROUND_JOB finds no job waiting; the next one is matched.
+    gevent.sleep(0.6)
+    assert client.bgapi("status").startswith("+OK")
+    assert client.connected
+
+
 def test_events_reach_subscribers_and_channel_owners(switch, client):
     ready(client)
     seen: list[tuple[str, str | None]] = []
