@@ -173,6 +173,24 @@ def test_respond_refuses_the_call():
         assert [a for a, _ in executed(call)] == ["respond"]
 
 
+def test_ring_ready_tells_the_caller_it_rings_once():
+    actions = [
+        ("ring_ready", ""),
+        ("ring_ready", ""),
+        ("sleep", "1000"),
+        ("hangup", ""),
+    ]
+    with simulation({"113": actions}) as sim:
+        call = sim.dial("0201234567", "113")
+        call.expect_hangup(within=60)
+        (progress,) = call.events("CHANNEL_PROGRESS")
+        assert progress.get("Answer-State") == "ringing"
+        assert not call.events("CHANNEL_ANSWER")
+        assert not call.events("CHANNEL_PROGRESS_MEDIA")
+        states = [r.get("Channel-Call-State") for r in call.events("CHANNEL_CALLSTATE")]
+        assert "RINGING" in states
+
+
 def test_the_end_of_the_list_hangs_up_normal_clearing():
     with simulation({"112": [("answer", ""), ("sleep", "1500")]}) as sim:
         call = sim.dial("0201234567", "112")
