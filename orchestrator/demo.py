@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from orchestrator import serve  # patches sockets for gevent on import
 from orchestrator import settings as settings_mod
+from orchestrator.config.view import ViewCache, sound_lengths
 from orchestrator.store import models as m
 from orchestrator.store.db import Store
 from orchestrator.store.seed import DEMO_LOGINS, seed
@@ -128,6 +129,8 @@ def main(args: argparse.Namespace) -> int:
     running = serve.start(settings)
     url = f"http://{settings.http_host}:{running.server.server_port}"
     sim.switch.xml_fetcher = HttpFetcher(f"{url}/freeswitch/xml")
+    # Prompts last as long as the recordings they stand for.
+    sim.switch.sounds.update(sound_lengths(ViewCache(store, settings).current()))
     sim.gateway(settings.gateway)
 
     rnd = random.Random(3174)

@@ -550,6 +550,19 @@ def _announcement(a: m.Announcement, settings: Settings) -> AnnouncementView:
     )
 
 
+def sound_lengths(view: ConfigView) -> dict[str, float]:
+    """Seconds each announcement's sound lasts, by the URI the switch plays.
+
+    A switch (or the simulator, which cannot read the files) times a
+    playback by them; announcements of unknown length are left out.
+    """
+    return {
+        a.uri: a.duration_ms / 1000
+        for a in view.announcements.values()
+        if a.duration_ms > 0
+    }
+
+
 def _members(rows: Iterable[Any], users: dict[int, UserView]) -> tuple[MemberView, ...]:
     return tuple(
         MemberView(users[r.user_id], r.position, r.logged_in)

@@ -61,6 +61,7 @@ class DemoSwitch:
 def sim(store: Store, demo_settings: settings_mod.Settings) -> Iterator[Any]:
     """A simulated switch fetching the demo organisation's XML (domain and
     trunk gateway as the settings say)."""
+    from orchestrator.config.view import sound_lengths
     from simulator.scenario import Simulation
     from simulator.xmlcurl import FunctionFetcher
 
@@ -69,6 +70,7 @@ def sim(store: Store, demo_settings: settings_mod.Settings) -> Iterator[Any]:
         FunctionFetcher(served.answer), domain=demo_settings.sip_domain, speed=20
     ) as simulation:
         simulation.gateway(demo_settings.gateway)
+        simulation.switch.sounds.update(sound_lengths(served.views.current()))
         yield simulation
 
 

@@ -5,6 +5,7 @@ The forwarded leg presents the original caller, with Karin's number as the
 diversion; loops that slip past the checks still end.
 """
 
+import pytest
 from feature_support import rang
 
 from orchestrator.domain.forwarding import ForwardRule
@@ -94,6 +95,10 @@ def test_announcement_before_being_put_through(sim, store, settings):
     call.expect_answered_by(lars, within=60)
     played = [r.get("Playback-File-Path") for r in call.events("PLAYBACK_START")]
     assert played == [f"{settings.sounds_dir}/schakel/nl/niet-bereikbaar.wav"]
+    # It lasts as long as the recording the organisation stored for it.
+    (start,) = call.events("PLAYBACK_START")
+    (stop,) = call.events("PLAYBACK_STOP")
+    assert stop.at - start.at == pytest.approx(4.9, abs=0.1)
 
 
 def test_dnd_counts_as_busy(sim, store):
