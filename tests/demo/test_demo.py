@@ -94,3 +94,32 @@ def test_demo_calls_move_on_the_event_socket(demo) -> None:
         sock.sendall(b"event plain CHANNEL_CREATE CHANNEL_ANSWER CHANNEL_HANGUP\n\n")
         seen = _read_until(sock, b"Event-Name: CHANNEL_ANSWER", deadline)
     assert b"Event-Name: CHANNEL_CREATE" in seen
+
+
+def test_demo_calls_show_in_the_web_app(demo) -> None:
+    """What a supervisor's live page starts from: the calls of the moment."""
+    import http.cookiejar
+    import json
+    import re
+    import urllib.parse
+
+    http_port, _esl_port, log = demo
+    base = f"http://127.0.0.1:{http_port}"
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    page = opener.open(base + "/login").read().decode()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
+    form = {"csrf_token": token, "username": "supervisor", "password": "schakel-demo"}
+    opener.open(base + "/login", urllib.parse.urlencode(form).encode()).read()
+
+    deadline = time.monotonic() + 60
+    calls: list = []
+    while not calls:
+        if time.monotonic() > deadline:
+            pytest.fail("no call on the live page in 60 s:\n" + log.read_text()[-3000:])
+        time.sleep(1)
+        calls = json.loads(opener.open(base + "/api/v1/live").read())["calls"]
+    call = calls[0]
+    assert call["state"] in {"ringing", "dialing", "early", "active", "held"}
+    assert call["from_label"] and call["to_shown"]
