@@ -97,10 +97,13 @@ class Backoff:
     """Exponential backoff with jitter between connection attempts.
 
     The n-th retry waits between half and all of ``initial * factor**n``,
-    capped at ``maximum``, so that many clients do not retry in step. Only
-    a connection that was set up and then lasted ``stable`` seconds starts
-    the count over: a switch that takes the password and then fails (a
-    refused subscription, a malformed frame) is retried ever more slowly.
+    capped at ``maximum``, so that many clients do not retry in step. A
+    connection that was set up starts the count over, from the number of
+    such connections in a row that lasted less than ``stable`` seconds; one
+    that was never set up (the switch took the password, then refused the
+    subscription or sent a malformed frame) counts as a failed attempt. So
+    a switch that keeps failing is retried ever more slowly, and one that
+    restarted is dialled again at once.
     """
 
     initial: float = 0.2
@@ -444,6 +447,8 @@ class EslClient:
 
     def _supervise(self) -> None:
         attempt = 0
+        # Connections in a row that were set up but did not last.
+        quick_drops = 0
         while not self._stopping:
             conn = self._open()
             if conn is not None:
@@ -451,8 +456,11 @@ class EslClient:
                 opened = time.monotonic()
                 conn.closed.wait()
                 self._lost(conn)
-                if ready and time.monotonic() - opened >= self.backoff.stable:
-                    attempt = 0
+                if ready:
+                    lasted = time.monotonic() - opened >= self.backoff.stable
+                    quick_drops = 0 if lasted else quick_drops + 1
+                    # The failed attempts before it no longer count.
+                    attempt = quick_drops
             if self._stopping:
                 break
             delay = self.backoff.delay(attempt)
