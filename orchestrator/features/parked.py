@@ -58,6 +58,9 @@ class FeatureCalls:
         self.settings = settings
         self.notifier = notifier
         self._subscription: Any = None
+        # Calls carried out by `adopt`: their CHANNEL_PARK, should it still
+        # come (parked while connecting), is not acted on twice.
+        self._adopted: set[str] = set()
         self._actions: dict[str, Callable[[int, str], object]] = {
             FeatureAction.HUNT_LOGIN: lambda uid, arg: self._hunt(uid, arg, True),
             FeatureAction.HUNT_LOGOUT: lambda uid, arg: self._hunt(uid, arg, False),
@@ -69,6 +72,30 @@ class FeatureCalls:
 
     def start(self) -> None:
         self._subscription = self.gateway.subscribe(self.on_park, ["CHANNEL_PARK"])
+        self.gateway.on_resync(self.adopt)
+
+    def adopt(self, snapshot: Any) -> None:
+        """After a (re)connect: carry out the feature calls that were parked
+        while nobody followed the switch (their CHANNEL_PARK went unseen)."""
+        for row in snapshot.channels or ():
+            uuid = str(row.get("uuid") or "")
+            if row.get("application") != "park" or not uuid:
+                continue
+            try:
+                action = self.gateway.getvar(uuid, ACTION_VARIABLE)
+                if not action:
+                    continue  # parked for something else (a queue, a menu)
+                argument = self.gateway.getvar(uuid, ARGUMENT_VARIABLE) or ""
+                user_id = self.gateway.getvar(uuid, "schakel_user_id") or ""
+            except EslError as exc:
+                log.info("call %s: parked call gone before adoption: %s", uuid, exc)
+                continue
+            log.info("call %s: feature %s parked while away, carried out now",
+                     uuid, action)  # fmt: skip
+            if len(self._adopted) > 1000:
+                self._adopted.clear()
+            self._adopted.add(uuid)
+            self._carry_out(uuid, action, user_id, argument)
 
     def stop(self) -> None:
         if self._subscription is not None:
@@ -78,10 +105,13 @@ class FeatureCalls:
     def on_park(self, event: Event) -> None:
         action = _text(event.variable(ACTION_VARIABLE))
         uuid = event.unique_id
-        if not action or not uuid:
+        if not action or not uuid or uuid in self._adopted:
             return
         argument = _text(event.variable(ARGUMENT_VARIABLE))
         user_id = _text(event.variable("schakel_user_id"))
+        self._carry_out(uuid, action, user_id, argument)
+
+    def _carry_out(self, uuid: str, action: str, user_id: str, argument: str) -> None:
         outcome = self.perform(uuid, action, user_id, argument)
         try:
             self.gateway.transfer(uuid, outcome, "XML", CONTEXT)

@@ -101,3 +101,42 @@ def test_caller_gone_before_the_answer(calls, gateway, store):
     )
     with store.session() as s:
         assert s.get(m.User, 3).dnd is False
+
+
+def test_a_feature_call_parked_while_nobody_followed_the_switch_is_carried_out(
+    store, gateway, notifier
+):
+    from orchestrator.esl.snapshot import LiveSnapshot
+
+    uuid = gateway.add_channel()
+    gateway.channels[uuid].variables.update(
+        {"schakel_action": "dnd_on", "schakel_user_id": "3"}
+    )
+    queued = gateway.add_channel()  # parked for the contact centre
+    gateway.channels[queued].variables["schakel_target"] = "queue"
+    rows = [
+        {"uuid": uuid, "application": "park"},
+        {"uuid": queued, "application": "park"},
+        {"uuid": gateway.add_channel(), "application": "bridge"},
+    ]
+    handler = FeatureCalls(store, gateway, notifier=notifier)
+    handler.start()
+    try:
+        gateway.resync(LiveSnapshot(rows, [], []))
+        assert gateway.lines("uuid_transfer") == [
+            f"uuid_transfer {uuid} feature_ok XML targets"
+        ]
+        with store.session() as s:
+            assert s.get(m.User, 3).dnd is True
+        # Its CHANNEL_PARK, should it still arrive, is not acted on twice.
+        gateway.push(
+            gateway.event(
+                "CHANNEL_PARK",
+                uuid,
+                variable_schakel_action="dnd_on",
+                variable_schakel_user_id="3",
+            )
+        )
+        assert len(gateway.lines("uuid_transfer")) == 1
+    finally:
+        handler.stop()
