@@ -257,6 +257,8 @@ _QUOTE = ord('"')
 # An int, not b"\\": bytes membership of an int is a plain byte search.
 _BACKSLASH = ord("\\")
 
+# What a JSON writer escapes (or may: '/') in an ASCII name.
+_ESCAPABLE = frozenset('"\\/')
 # The JSON key of each header looked for, made once.
 _KEYS: dict[str, bytes] = {}
 _MAX_KEYS = 4096
@@ -271,8 +273,8 @@ def _leading_name(raw: bytes) -> str | None:
 
 
 def _key(name: str) -> bytes | None:
-    """The JSON key of a header, or None for a name JSON would escape."""
-    if not name.isascii() or not name.isprintable() or '"' in name or "\\" in name:
+    """The JSON key of a header, or None for a name JSON may escape."""
+    if not name.isascii() or not name.isprintable() or _ESCAPABLE & set(name):
         return None
     key = b'"' + name.encode() + b'":'
     if len(_KEYS) < _MAX_KEYS:
@@ -290,8 +292,9 @@ def _find_value(raw: bytes, key: bytes, alone: bool = False) -> object:
     """
     at = raw.find(key)
     if at < 0:
-        # Absent: the switch's JSON writer escapes only quotes, backslashes
-        # and control characters, which no name given a key holds.
+        # Absent: JSON writers escape only quotes, backslashes, control
+        # characters and perhaps '/' and non-ASCII, which no name given a
+        # key holds.
         return None
     start = at + len(key) + 1
     if alone and raw.find(key, start) >= 0:
