@@ -21,7 +21,7 @@ when to fire what.
 
 from __future__ import annotations
 
-import functools
+import sys
 from typing import TYPE_CHECKING
 
 from simulator.events import CallSite, Event, HeaderValue
@@ -257,10 +257,10 @@ def profile_headers(profile: CallerProfile, prefix: str) -> Headers:
     return headers
 
 
-@functools.lru_cache(maxsize=512)
 def _name(prefix: str, suffix: str) -> str:
-    # Caller-/Other-Leg- header names, one string each for every event.
-    return f"{prefix}-{suffix}"
+    # One string per header name, shared by every event that carries it:
+    # a recorded event holds a hundred and more.
+    return sys.intern(f"{prefix}-{suffix}")
 
 
 def basic_headers(channel: Channel) -> Headers:
@@ -311,15 +311,9 @@ def basic_headers(channel: Channel) -> Headers:
 def variable_headers(channel: Channel) -> Headers:
     """switch_channel_event_set_extended_data: ``variable_<name>`` headers."""
     return [
-        (_variable_header(name), value) for name, value in channel.variables.items()
+        (sys.intern("variable_" + name), value)
+        for name, value in channel.variables.items()
     ]
-
-
-@functools.lru_cache(maxsize=4096)
-def _variable_header(name: str) -> str:
-    # One string per variable name, shared by every event that carries it:
-    # a recorded event holds a hundred of them.
-    return "variable_" + name
 
 
 def channel_event(

@@ -153,8 +153,7 @@ def _user(db: Any, user_id: int) -> m.User:
 @blueprint.get("/revisions")
 @requires(m.Role.ADMIN)
 def revision_list() -> Any:
-    search = request.args.get("q", "").strip()[:80]
-    before = request.args.get("before", type=int)
+    search, before = revisions.asked()
     with _services().store.session() as db:
         rows = revisions.recent(db, PAGE, before=before, search=search)
     older = rows[-1].id if len(rows) == PAGE else None

@@ -221,8 +221,7 @@ def user_patch(user_id: int) -> Any:
 @blueprint.get("/revisions")
 @requires(m.Role.ADMIN)
 def revision_list() -> Any:
-    search = request.args.get("q", "").strip()[:80]
-    before = request.args.get("before", type=int)
+    search, before = revisions.asked()
     with _services().store.session() as db:
         rows = revisions.recent(db, PAGE, before=before, search=search)
         return jsonify(

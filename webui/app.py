@@ -109,11 +109,7 @@ def cookie_secure(settings: settings_mod.Settings, *, debug: bool) -> bool:
 
 def _filters(app: Flask, settings: settings_mod.Settings) -> None:
     def phone(value: str | None) -> str:
-        if not value:
-            return ""
-        if value.startswith("+"):
-            return numbering.national(value, settings.country)
-        return value
+        return numbering.readable(value, settings.country)
 
     app.jinja_env.filters["phone"] = phone
 

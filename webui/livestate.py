@@ -73,7 +73,7 @@ def shown(call: dict[str, Any], country: str = "NL") -> dict[str, Any]:
     """
     number = call.get("from")
     name = call.get("from_name")
-    from_shown = _number(number, country)
+    from_shown = _readable(number, country)
     label = from_shown
     if isinstance(name, str) and name.strip():
         name = name.strip()
@@ -86,14 +86,12 @@ def shown(call: dict[str, Any], country: str = "NL") -> dict[str, Any]:
     return call | {
         "from_shown": from_shown,
         "from_label": label,
-        "to_shown": _number(call.get("to"), country),
+        "to_shown": _readable(call.get("to"), country),
     }
 
 
 def shown_text(text: str, country: str = "NL") -> str:
     """`shown` for a live event as published (JSON text); others as they are."""
-    if '"type":"call"' not in text.replace(" ", ""):
-        return text
     try:
         event = json.loads(text)
     except ValueError:
@@ -103,12 +101,8 @@ def shown_text(text: str, country: str = "NL") -> str:
     return json.dumps(shown(event, country), separators=(",", ":"))
 
 
-def _number(value: Any, country: str) -> str:
-    if not isinstance(value, str):
-        return ""
-    if value.startswith("+"):
-        return numbering.national(value, country)
-    return value
+def _readable(value: Any, country: str) -> str:
+    return numbering.readable(value, country) if isinstance(value, str) else ""
 
 
 def people(db: Session, live: redis.Redis) -> list[Person]:

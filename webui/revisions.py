@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app
+from flask import current_app, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -125,18 +125,19 @@ def recent(
     if before is not None:
         query = query.where(m.ConfigRevision.id < before)
     if search:
-        like = f"%{_escape_like(search.lower())}%"
         query = query.where(
             or_(
-                func.lower(m.ConfigRevision.author).like(like, escape="\\"),
-                func.lower(m.ConfigRevision.summary).like(like, escape="\\"),
+                m.ConfigRevision.author.icontains(search, autoescape=True),
+                m.ConfigRevision.summary.icontains(search, autoescape=True),
             )
         )
     return list(db.scalars(query.limit(limit)))
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def asked() -> tuple[str, int | None]:
+    """The search text and the page (``before``) a revisions list asks for."""
+    search = request.args.get("q", "").strip()[:80]
+    return search, request.args.get("before", type=int)
 
 
 def latest_id(db: Session) -> int | None:

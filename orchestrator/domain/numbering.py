@@ -88,6 +88,17 @@ def national(e164: str, country: str = "NL") -> str:
     return phonenumbers.format_number(parsed, fmt)
 
 
+def readable(value: str | None, country: str = "NL") -> str:
+    """A number as stored or as the switch gives it, the way people write it:
+    E.164 numbers in the national (or international) form, extensions and
+    other text as they are."""
+    if not value:
+        return ""
+    if value.startswith("+"):
+        return national(value, country)
+    return value
+
+
 def dialable(e164: str, country: str = "NL") -> str:
     """The digits a trunk in ``country`` expects: national form, no spaces."""
     return clean(national(e164, country)).replace("+", "00")

@@ -213,8 +213,8 @@ class Dispatcher:
 
 
 def _malformed(event: Event, error: ProtocolError) -> None:
-    logger.error("%s of channel %s is malformed: %s", event.key,
-                 event.unique_id or "-", error)  # fmt: skip
+    channel = event.unique_id or "-"
+    logger.error("%s of channel %s is malformed: %s", event.key, channel, error)
 
 
 def _backlogged(uuid: str, lane: deque[Event]) -> None:

@@ -213,13 +213,14 @@ class Event(Mapping[str, HeaderValue]):
             key = _KEYS.get(name) or _key(name)
             if key is not None and self._searches < IN_PLACE_READS:
                 self._searches += 1
-                if name in _ONCE or name.startswith("variable_"):
-                    found = _find_value(raw, key)
-                elif name in _CORE and _leading_name(raw) is not None:
-                    found = _find_value(raw, key)
-                else:
-                    # Perhaps written twice: read in place only if there once.
-                    found = _find_value(raw, key, alone=True)
+                once = (
+                    name in _ONCE
+                    or name.startswith("variable_")
+                    or (name in _CORE and _leading_name(raw) is not None)
+                )
+                # One that may be written twice is read in place only if
+                # it is there once.
+                found = _find_value(raw, key, alone=not once)
                 if found is not _UNSURE:
                     peeked[name] = found
                     return found  # type: ignore[return-value]

@@ -27,6 +27,7 @@ from orchestrator.domain.hunt import HuntGroupError
 from orchestrator.esl.errors import EslError
 from orchestrator.esl.events import Event
 from orchestrator.esl.gateway import Gateway
+from orchestrator.esl.snapshot import LiveSnapshot
 from orchestrator.features import service
 from orchestrator.settings import Settings
 from orchestrator.store.db import Store
@@ -74,7 +75,7 @@ class FeatureCalls:
         self._subscription = self.gateway.subscribe(self.on_park, ["CHANNEL_PARK"])
         self.gateway.on_resync(self.adopt)
 
-    def adopt(self, snapshot: Any) -> None:
+    def adopt(self, snapshot: LiveSnapshot) -> None:
         """After a (re)connect: carry out the feature calls that were parked
         while nobody followed the switch (their CHANNEL_PARK went unseen)."""
         for row in snapshot.channels or ():
@@ -90,9 +91,11 @@ class FeatureCalls:
             except EslError as exc:
                 log.info("call %s: parked call gone before adoption: %s", uuid, exc)
                 continue
-            log.info("call %s: feature %s parked while away, carried out now",
-                     uuid, action)  # fmt: skip
+            log.info(
+                "call %s: feature %s parked while away, carried out now", uuid, action
+            )
             if len(self._adopted) > 1000:
+                # Their late events, if any, came long ago.
                 self._adopted.clear()
             self._adopted.add(uuid)
             self._carry_out(uuid, action, user_id, argument)
